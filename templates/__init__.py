@@ -1,0 +1,1 @@
+"""Source templates the code generator fills (installed as ``azcompile.templates``)."""
