@@ -1,0 +1,115 @@
+"""Run a program on data: the ``interp``, ``compiled`` and ``auto`` engines.
+
+``interp`` runs the program's own instruction arrays in the generated interpreter; it costs
+nothing to start.  ``compiled`` runs the canonical program's generated straight-line kernel
+(compiled once, then loaded from the cache).  Both give the same bits.  ``auto`` uses the
+compiled kernel when it is already cached or when the work clearly outweighs a compile.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import typeof, types
+
+from . import interpreter, jit_cache
+from .liveness import SCALAR_TASK, VECTOR_TASK, canonical, live_instructions, stream_ids
+
+RMS_ERROR = 1
+ACCURACY = 4
+MULTICLASS = 5
+EVAL_TYPES = {"rms_error": RMS_ERROR, "accuracy": ACCURACY, "multiclass": MULTICLASS}
+ENGINES = ("interp", "compiled", "auto")
+# Instruction executions above which compiling (~0.3 s) pays for itself in ``auto``.
+AUTO_COMPILE_WORK = 50_000_000
+
+
+def task_mode(eval_type: int) -> int:
+    return VECTOR_TASK if eval_type == MULTICLASS else SCALAR_TASK
+
+
+@dataclass
+class RunResult:
+    fitness: float
+    train_predictions: np.ndarray   # (steps, outputs): raw predictions before normalisation
+    valid_predictions: np.ndarray   # (n_valid, outputs) from the last validation pass
+    train_steps: int
+    engine: str
+
+
+_entries: dict = {}
+
+
+def call_literal(dispatcher, args):
+    """Call a function whose last argument is ``literally``-specialised, without paying the
+    literal dispatch (milliseconds) on every call: after the first call, the compiled
+    specialisation's entry point is called directly."""
+    key = (id(dispatcher), tuple(typeof(a) for a in args[:-1]), args[-1])
+    entry = _entries.get(key)
+    if entry is not None:
+        return entry(*args)
+    result = dispatcher(*args)
+    want = types.literal(args[-1])
+    for sig, cres in dispatcher.overloads.items():
+        if sig[-1] == want and tuple(sig[:-1]) == key[1]:
+            _entries[key] = cres.entry_point
+    return result
+
+
+def _as_f64(name, a, ndim):
+    arr = np.ascontiguousarray(a, dtype=np.float64)
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
+    return arr
+
+
+def run(program, x_train, y_train, x_valid, y_valid, *, eval_type: int = RMS_ERROR,
+        num_classes: int = 0, epochs: int = 1, order=None, train_steps: int | None = None,
+        seed: int = 0, max_abs_error: float = 100.0, engine: str = "auto",
+        cache: jit_cache.KernelCache | None = None) -> RunResult:
+    """Evaluate ``program`` on one task exactly as the search does, returning predictions."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    mem = program.memory
+    xtr, xva = _as_f64("x_train", x_train, 2), _as_f64("x_valid", x_valid, 2)
+    ytr, yva = _as_f64("y_train", y_train, 1), _as_f64("y_valid", y_valid, 1)
+    F = mem.features
+    if xtr.shape[1] != F or xva.shape[1] != F:
+        raise ValueError(f"features must have {F} columns (the program's feature size)")
+    n_unique = xtr.shape[0]
+    if order is None:
+        order = np.tile(np.arange(n_unique, dtype=np.int32), max(epochs, 1))
+    order = np.ascontiguousarray(order, dtype=np.int32)
+    n_steps = len(order) if train_steps is None else min(train_steps, len(order))
+    outputs = num_classes if eval_type == MULTICLASS else 1
+    train_pred = np.full((n_steps, outputs), np.nan)
+    valid_pred = np.full((xva.shape[0], outputs), np.nan)
+    counters = np.zeros(3, dtype=np.int64)
+    errs = np.zeros(0)
+    s, v, m, tv, tm = interpreter.workspace(mem.scalars, mem.vectors, mem.matrices, F)
+    common = (xtr, ytr, order, n_unique, n_steps, xva, yva, xva.shape[0], xva.shape[0],
+              eval_type, num_classes, float(max_abs_error), np.uint64(seed % (1 << 64)),
+              s, v, m, tv, tm, 0, errs, errs, counters, train_pred, valid_pred, F)
+    mode = task_mode(eval_type)
+    chosen = engine
+    if engine == "auto":
+        chosen = _auto_choice(program, mode, n_steps, xva.shape[0], epochs, cache)
+    if chosen == "interp":
+        code, data, size = program.to_arrays()
+        stream = stream_ids(code, size, live_instructions(code, size, mem.scalars, mem.vectors, mode))
+        fitness = call_literal(interpreter.evaluate_task_literal, (code, data, stream, size) + common)
+    else:
+        canon, h = canonical(program, mode)
+        module = (cache or jit_cache.default_cache()).get(canon, h)
+        fitness = module.evaluate_task(*common)
+    return RunResult(float(fitness), train_pred[: counters[2]], valid_pred, int(counters[2]), chosen)
+
+
+def _auto_choice(program, mode, n_steps, n_valid, epochs, cache) -> str:
+    cache = cache or jit_cache.default_cache()
+    canon, h = canonical(program, mode)
+    if cache.path_for(h).exists():
+        return "compiled"
+    n_predict, n_learn = len(canon.predict), len(canon.learn)
+    work = n_steps * (n_predict + n_learn) + max(epochs, 1) * n_valid * n_predict
+    return "compiled" if work > AUTO_COMPILE_WORK else "interp"

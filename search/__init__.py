@@ -1,0 +1,1 @@
+"""The search engine: tasks, evaluation, mutation, regularized evolution, FEC, the CLI."""
