@@ -1,0 +1,172 @@
+"""Regularized evolution and random search: the generation loop, in numba.
+
+Regularized evolution as the reference runs it: the population is a ring of P slots swept in
+order; for each slot a tournament of T draws (with replacement, over the whole population,
+including the slot about to be replaced) picks the parent, the child is the parent mutated
+with probability ``mutate_prob``, and it replaces the slot, i.e. the oldest individual.
+Random search fills the slot with a fresh random program instead.
+
+``evolve`` runs a batch of children and returns; Python handles progress, checkpoints and
+stopping at batch boundaries.  Each batch also logs every child (id, parent, mutation,
+fitness) and keeps snapshots of children that beat their parent, for the lineage.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import literally, njit
+
+from azcompile.rng import next_int
+
+from .evaluator import evaluate_program
+from .mutator import NOT_MUTATED, RANDOMIZE_ALGORITHM, mutate, randomize_program
+
+EVOLUTION, RANDOM_SEARCH = 0, 1
+STRATEGIES = {"evolution": EVOLUTION, "random": RANDOM_SEARCH}
+
+
+@dataclass
+class BatchLog:
+    ids: np.ndarray
+    parents: np.ndarray
+    mutations: np.ndarray
+    fitness: np.ndarray
+    parent_fitness: np.ndarray
+    snap_code: np.ndarray
+    snap_data: np.ndarray
+    snap_size: np.ndarray
+    snap_ids: np.ndarray
+    counts: np.ndarray       # [children logged, snapshots kept]
+
+    @classmethod
+    def new(cls, batch: int, capacity: int, snapshots: int = 64) -> "BatchLog":
+        return cls(np.zeros(batch, dtype=np.int64), np.zeros(batch, dtype=np.int64),
+                   np.zeros(batch, dtype=np.int32), np.zeros(batch), np.zeros(batch),
+                   np.zeros((snapshots, 3, capacity, 4), dtype=np.int32),
+                   np.zeros((snapshots, 3, capacity, 4)), np.zeros((snapshots, 3), dtype=np.int32),
+                   np.zeros(snapshots, dtype=np.int64), np.zeros(2, dtype=np.int64))
+
+    def arrays(self) -> tuple:
+        return (self.ids, self.parents, self.mutations, self.fitness, self.parent_fitness,
+                self.snap_code, self.snap_data, self.snap_size, self.snap_ids, self.counts)
+
+
+@njit(cache=True)
+def tournament(fitness, T, rng):
+    """T uniform draws with replacement; the first drawn with strictly greatest fitness wins."""
+    P = fitness.shape[0]
+    best = next_int(rng, P)
+    for _ in range(T - 1):
+        j = next_int(rng, P)
+        if fitness[j] > fitness[best]:
+            best = j
+    return best
+
+
+@njit(cache=True)
+def _copy_program(src_code, src_data, src_size, dst_code, dst_data, dst_size):
+    for c in range(3):
+        n = max(src_size[c], dst_size[c])
+        for i in range(n):
+            for k in range(4):
+                dst_code[c, i, k] = src_code[c, i, k]
+                dst_data[c, i, k] = src_data[c, i, k]
+        dst_size[c] = src_size[c]
+
+
+@njit(cache=True)
+def _log_child(log, k, child_id, parent_id, kind, fit, parent_fit, code, data, size):
+    ids, parents, muts, fits, pfits, snap_code, snap_data, snap_size, snap_ids, counts = log
+    ids[k] = child_id
+    parents[k] = parent_id
+    muts[k] = kind
+    fits[k] = fit
+    pfits[k] = parent_fit
+    counts[0] = k + 1
+    # Keep the program of every improvement over the parent: the lineage's steps.
+    if fit > parent_fit and counts[1] < snap_ids.shape[0]:
+        j = counts[1]
+        snap_size[j, :] = 0
+        _copy_program(code, data, size, snap_code[j], snap_data[j], snap_size[j])
+        snap_ids[j] = child_id
+        counts[1] = j + 1
+
+
+@njit(cache=True)
+def evolve(pop, n_children, cursor, next_id, strategy, T, init, mut, mutate_prob, child, tasks,
+           ws, fec_cache, canon_cache, hurdle, ecfg, fcfg, stats, rng, log, S, V, M, F):
+    """Make ``n_children`` children from slot ``cursor`` on; returns the next cursor.
+
+    ``next_id`` is a one-element array holding the next individual id.
+    """
+    code, data, size, fitness, ids, parents, muts = pop
+    ops, n_ops, types, size_min, size_max, memory = mut
+    init_code, init_data, init_size = init
+    ccode, cdata, csize = child
+    P = fitness.shape[0]
+    log[9][:] = 0
+    for k in range(n_children):
+        i = cursor
+        if strategy == EVOLUTION:
+            parent = tournament(fitness, T, rng)
+            csize[:] = 0
+            _copy_program(code[parent], data[parent], size[parent], ccode, cdata, csize)
+            parent_id = ids[parent]
+            parent_fit = fitness[parent]
+            kind = mutate(rng, ccode, cdata, csize, ops, n_ops, types, size_min, size_max,
+                          memory, mutate_prob)
+        else:
+            csize[:] = 0
+            _copy_program(init_code, init_data, init_size, ccode, cdata, csize)
+            randomize_program(rng, ccode, cdata, csize, ops, n_ops, memory)
+            parent_id = -1
+            parent_fit = 0.0
+            kind = RANDOMIZE_ALGORITHM
+        f = evaluate_program(ccode, cdata, csize, tasks, ws, fec_cache, canon_cache, hurdle,
+                             ecfg, fcfg, stats, rng, S, V, M, F)
+        _copy_program(ccode, cdata, csize, code[i], data[i], size[i])
+        fitness[i] = f
+        ids[i] = next_id[0]
+        parents[i] = parent_id
+        muts[i] = kind
+        _log_child(log, k, next_id[0], parent_id, kind, f, parent_fit, ccode, cdata, csize)
+        next_id[0] += 1
+        cursor = (cursor + 1) % P
+    return cursor
+
+
+@njit(cache=True)
+def initialize(pop, start, stop, next_id, random_init, init, mut, tasks, ws, fec_cache,
+               canon_cache, hurdle, ecfg, fcfg, stats, rng, S, V, M, F):
+    """Fill slots [start, stop) with the initial model (random or fixed) and evaluate them."""
+    code, data, size, fitness, ids, parents, muts = pop
+    ops, n_ops, types, size_min, size_max, memory = mut
+    init_code, init_data, init_size = init
+    for i in range(start, stop):
+        size[i, :] = 0
+        _copy_program(init_code, init_data, init_size, code[i], data[i], size[i])
+        if random_init:
+            randomize_program(rng, code[i], data[i], size[i], ops, n_ops, memory)
+        fitness[i] = evaluate_program(code[i], data[i], size[i], tasks, ws, fec_cache,
+                                      canon_cache, hurdle, ecfg, fcfg, stats, rng, S, V, M, F)
+        ids[i] = next_id[0]
+        parents[i] = -1
+        muts[i] = NOT_MUTATED
+        next_id[0] += 1
+
+
+@njit(cache=True)
+def evolve_literal(pop, n_children, cursor, next_id, strategy, T, init, mut, mutate_prob, child,
+                   tasks, ws, fec_cache, canon_cache, hurdle, ecfg, fcfg, stats, rng, log, S, V,
+                   M, F):
+    return evolve(pop, n_children, cursor, next_id, strategy, T, init, mut, mutate_prob, child,
+                  tasks, ws, fec_cache, canon_cache, hurdle, ecfg, fcfg, stats, rng, log, S, V,
+                  M, literally(F))
+
+
+@njit(cache=True)
+def initialize_literal(pop, start, stop, next_id, random_init, init, mut, tasks, ws, fec_cache,
+                       canon_cache, hurdle, ecfg, fcfg, stats, rng, S, V, M, F):
+    initialize(pop, start, stop, next_id, random_init, init, mut, tasks, ws, fec_cache,
+               canon_cache, hurdle, ecfg, fcfg, stats, rng, S, V, M, literally(F))
