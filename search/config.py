@@ -1,0 +1,375 @@
+"""Search configuration: TOML mirroring the reference's SearchExperimentSpec and flags.
+
+Every key is checked: an unknown key (with a suggestion), a wrong type or a bad value gives a
+``ConfigError`` whose message names the key and what is allowed.  See examples/*.toml and the
+README's configuration reference for the full list of keys.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from azcompile import ops as _ops
+from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR
+from azcompile.liveness import MAX_REGISTERS
+from azcompile.program import Memory
+
+from .mutator import MUTATION_NAMES
+from .tasks import TaskError, TaskSpec
+
+EVAL_TYPES = {"rms_error": RMS_ERROR, "accuracy": ACCURACY, "multiclass": MULTICLASS}
+INITIAL_POPULATIONS = ("no_op", "random", "linear", "neural_net", "damaged_neural_net")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the key and the fix."""
+
+
+# ---- the schema: section -> key -> (checker, default); REQUIRED marks mandatory keys ------
+REQUIRED = object()
+
+
+def _int(low=None, high=None):
+    def check(key, v):
+        if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 62:
+            v = int(v)           # allow 2e8 for large step counts
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise ConfigError(f"{key}: must be an integer, got {v!r}")
+        if low is not None and v < low:
+            raise ConfigError(f"{key}: must be >= {low}, got {v}")
+        if high is not None and v > high:
+            raise ConfigError(f"{key}: must be <= {high}, got {v}")
+        return v
+    return check
+
+
+def _float(low=None, high=None, low_open=False):
+    def check(key, v):
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+            raise ConfigError(f"{key}: must be a finite number, got {v!r}")
+        if low is not None and (v < low or (low_open and v == low)):
+            raise ConfigError(f"{key}: must be {'>' if low_open else '>='} {low}, got {v}")
+        if high is not None and v > high:
+            raise ConfigError(f"{key}: must be <= {high}, got {v}")
+        return float(v)
+    return check
+
+
+def _bool(key, v):
+    if not isinstance(v, bool):
+        raise ConfigError(f"{key}: must be true or false, got {v!r}")
+    return v
+
+
+def _choice(*allowed):
+    def check(key, v):
+        if v not in allowed:
+            raise ConfigError(f"{key}: must be one of {', '.join(map(repr, allowed))}; got {v!r}")
+        return v
+    return check
+
+
+def _str(key, v):
+    if not isinstance(v, str):
+        raise ConfigError(f"{key}: must be a string, got {v!r}")
+    return v
+
+
+def _op_list(key, v):
+    if not isinstance(v, list):
+        raise ConfigError(f"{key}: must be a list of op names like [\"SCALAR_SUM_OP\"], got {v!r}")
+    names = []
+    for item in v:
+        try:
+            names.append(_ops.lookup(item).name)
+        except KeyError:
+            close = difflib.get_close_matches(str(item).upper(), list(_ops.BY_NAME), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else " (`azc ops` lists them)"
+            raise ConfigError(f"{key}: unknown op {item!r}{hint}") from None
+    return names
+
+
+def _mutation_list(key, v):
+    if not isinstance(v, list) or not v:
+        raise ConfigError(f"{key}: must be a non-empty list of mutation types "
+                          f"({', '.join(MUTATION_NAMES)})")
+    for item in v:
+        if item not in MUTATION_NAMES:
+            raise ConfigError(f"{key}: unknown mutation {item!r}; allowed: {', '.join(MUTATION_NAMES)}")
+    return list(v)
+
+
+SCHEMA = {
+    "memory": {"scalars": (_int(2), 4), "vectors": (_int(1), 3), "matrices": (_int(1), 1)},
+    "ops": {"setup": (_op_list, []), "predict": (_op_list, []), "learn": (_op_list, [])},
+    "sizes": {
+        "setup_init": (_int(0), REQUIRED), "predict_init": (_int(0), REQUIRED),
+        "learn_init": (_int(0), REQUIRED),
+        "setup_min": (_int(0), None), "predict_min": (_int(0), None), "learn_min": (_int(0), None),
+        "setup_max": (_int(1), None), "predict_max": (_int(1), None), "learn_max": (_int(1), None),
+    },
+    "evolution": {
+        "strategy": (_choice("evolution", "random"), "evolution"),
+        "population_size": (_int(1), 1000),
+        "tournament_size": (_int(1), 10),
+        "initial_population": (_choice(*INITIAL_POPULATIONS), "no_op"),
+        "mutate_prob": (_float(0.0, 1.0), 0.9),
+        "mutations": (_mutation_list, REQUIRED),
+        "max_train_steps": (_int(1), 80_000_000_000),
+        "fitness_combination": (_choice("mean", "median"), "mean"),
+        "max_abs_error": (_float(0.0, low_open=True), 100.0),
+        "progress_every": (_int(1), 10_000),
+        "prefilter": (_bool, False),
+        "budget_accounting": (_choice("reference", "executed"), "reference"),
+    },
+    "fec": {
+        "num_train_examples": (_int(1, 100), REQUIRED), "num_valid_examples": (_int(1, 100), REQUIRED),
+        "cache_size": (_int(2), 100_000), "forget_every": (_int(0), 100),
+    },
+    "hurdles": {
+        "train_fraction": (_float(0.0, 1.0, low_open=True), 0.25),
+        "percentile": (_float(0.0, 100.0), 75.0),
+        "update_every": (_int(1), 100), "window": (_int(2), 1000),
+    },
+    "train_budget": {
+        "baseline": (_choice("neural_net", "linear", "no_op"), "neural_net"),
+        "threshold_factor": (_float(0.0, low_open=True), 2.0),
+    },
+    "experiment": {
+        "max_experiments": (_int(0), 1),
+        "sufficient_fitness": (_float(), None),
+        "randomize_task_seeds": (_bool, False),
+        "early_select": (_bool, False),
+        "select_engine": (_choice("interp", "compiled", "auto"), "auto"),
+    },
+    "run": {
+        "seed": (_int(0, 2 ** 63), 0), "checkpoint_seconds": (_float(0.0), 30.0),
+        "batch_size": (_int(1), 1000), "workers": (_int(1), 1),
+        "migrate_every": (_int(1), 10_000), "migrants": (_int(0), None),
+        "max_seconds": (_float(0.0), None), "max_individuals": (_int(1), None),
+    },
+}
+TOP_LEVEL = {"name": _str}
+TASK_LISTS = ("search_tasks", "select_tasks", "final_tasks")
+TASK_KEYS = {
+    "type": (_str, REQUIRED), "features": (_int(1, 256), REQUIRED),
+    "num_train_examples": (_int(1), REQUIRED), "num_valid_examples": (_int(1), REQUIRED),
+    "num_tasks": (_int(1), 1), "num_train_epochs": (_int(1), 1),
+    "eval_type": (_choice(*EVAL_TYPES), "rms_error"),
+    "data_seeds": (None, []), "param_seeds": (None, []),
+}
+
+
+@dataclass
+class Config:
+    name: str
+    memory: Memory
+    ops: list                      # [setup, predict, learn] op-name lists
+    sizes: dict
+    evolution: dict
+    fec: dict | None
+    hurdles: dict | None
+    train_budget: dict | None
+    experiment: dict
+    run: dict
+    search_tasks: list
+    select_tasks: list
+    final_tasks: list
+    source_text: str = ""
+    source_path: str = ""
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def features(self) -> int:
+        return self.memory.features
+
+    def size_bounds(self):
+        init = [self.sizes[f"{c}_init"] for c in ("setup", "predict", "learn")]
+        low = [self.sizes.get(f"{c}_min") for c in ("setup", "predict", "learn")]
+        high = [self.sizes.get(f"{c}_max") for c in ("setup", "predict", "learn")]
+        low = [i if lo is None else lo for i, lo in zip(init, low)]
+        high = [max(i, 1) if hi is None else hi for i, hi in zip(init, high)]
+        return init, low, high
+
+    @property
+    def capacity(self) -> int:
+        """Instruction slots per component: room for the largest size plus one (TRADE)."""
+        init, _, high = self.size_bounds()
+        return max(max(init), max(high)) + 1
+
+
+def _suggest(key, known):
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else f"; allowed: {', '.join(sorted(known))}"
+
+
+def _section(doc, name, schema, present_required=True):
+    raw = doc.get(name, {})
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    out = {}
+    for key in raw:
+        if key not in schema:
+            raise ConfigError(f"unknown key '{name}.{key}'{_suggest(key, schema)}")
+    for key, (check, default) in schema.items():
+        if key in raw:
+            out[key] = check(f"{name}.{key}", raw[key]) if check else raw[key]
+        elif default is REQUIRED:
+            if present_required:
+                raise ConfigError(f"missing key '{name}.{key}'")
+        else:
+            out[key] = default
+    return out
+
+
+def _seed_list(key, v):
+    if not isinstance(v, list) or not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2 ** 32 for x in v):
+        raise ConfigError(f"{key}: must be a list of integer seeds in [0, 2^32), got {v!r}")
+    return tuple(v)
+
+
+def _task_spec(where, raw) -> TaskSpec:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: each task entry must be a table ([[...]])")
+    from .tasks import TASK_TYPES
+
+    known = dict(TASK_KEYS)
+    values = {}
+    options = {}
+    for key, value in raw.items():
+        if key in known:
+            check = known[key][0]
+            values[key] = check(f"{where}.{key}", value) if check else value
+        else:
+            options[key] = value
+    for key, (_, default) in known.items():
+        if key not in values:
+            if default is REQUIRED:
+                raise ConfigError(f"missing key '{where}.{key}'")
+            values[key] = default
+    if values["type"] not in TASK_TYPES:
+        raise ConfigError(f"{where}.type: unknown task type {values['type']!r}"
+                          f"{_suggest(values['type'], TASK_TYPES)}")
+    if options and values["type"] in ("scalar_linear_regression", "scalar_2layer_nn_regression"):
+        key = sorted(options)[0]
+        raise ConfigError(f"unknown key '{where}.{key}'{_suggest(key, known)}")
+    return TaskSpec(values["type"], values["features"], values["num_train_examples"],
+                    values["num_valid_examples"], values["num_tasks"], values["num_train_epochs"],
+                    EVAL_TYPES[values["eval_type"]],
+                    _seed_list(f"{where}.data_seeds", values["data_seeds"]),
+                    _seed_list(f"{where}.param_seeds", values["param_seeds"]), options)
+
+
+def _task_list(doc, name, required):
+    raw = doc.get(name)
+    if raw is None:
+        if required:
+            raise ConfigError(f"missing [[{name}]]: at least one task spec is needed")
+        return []
+    if not isinstance(raw, list):
+        raise ConfigError(f"{name} must be an array of tables: write [[{name}]]")
+    return [_task_spec(f"{name}[{i}]", r) for i, r in enumerate(raw)]
+
+
+def parse(text: str, source_path: str = "<config>") -> Config:
+    _load_dataset_types()
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}") from None
+    allowed = set(SCHEMA) | set(TOP_LEVEL) | set(TASK_LISTS)
+    for key in doc:
+        if key not in allowed:
+            raise ConfigError(f"unknown key '{key}'{_suggest(key, allowed)}")
+    name = _str("name", doc.get("name", Path(source_path).stem))
+    sections = {s: _section(doc, s, SCHEMA[s]) for s in ("memory", "ops", "sizes", "evolution",
+                                                           "experiment", "run")}
+    optional = {s: (_section(doc, s, SCHEMA[s]) if s in doc else None)
+                for s in ("fec", "hurdles", "train_budget")}
+    search = _task_list(doc, "search_tasks", True)
+    select = _task_list(doc, "select_tasks", False)
+    final = _task_list(doc, "final_tasks", False)
+    features = search[0].features
+    mem = sections["memory"]
+    try:
+        memory = Memory(mem["scalars"], mem["vectors"], mem["matrices"], features)
+    except ValueError as exc:
+        raise ConfigError(f"memory: {exc}") from None
+    cfg = Config(name, memory, [sections["ops"][c] for c in ("setup", "predict", "learn")],
+                 sections["sizes"], sections["evolution"], optional["fec"], optional["hurdles"],
+                 optional["train_budget"], sections["experiment"], sections["run"], search, select,
+                 final, source_text=text, source_path=str(source_path))
+    _check_consistency(cfg)
+    return cfg
+
+
+def _check_consistency(cfg: Config) -> None:
+    evo = cfg.evolution
+    if evo["tournament_size"] > evo["population_size"]:
+        raise ConfigError(f"evolution.tournament_size ({evo['tournament_size']}) must not exceed "
+                          f"evolution.population_size ({evo['population_size']})")
+    m = cfg.memory
+    if m.scalars + m.vectors + m.matrices > MAX_REGISTERS:
+        raise ConfigError(f"memory: at most {MAX_REGISTERS} addresses in all "
+                          f"(scalars + vectors + matrices = {m.scalars + m.vectors + m.matrices})")
+    if not any(cfg.ops):
+        raise ConfigError("ops: every op list is empty; give at least one of ops.setup, "
+                          "ops.predict, ops.learn")
+    init, low, high = cfg.size_bounds()
+    for c, comp in enumerate(("setup", "predict", "learn")):
+        if init[c] > 0 and not cfg.ops[c] and evo["initial_population"] == "random":
+            raise ConfigError(f"ops.{comp} is empty but sizes.{comp}_init is {init[c]}: a random "
+                              f"initial population needs ops to draw from")
+        if low[c] > high[c]:
+            raise ConfigError(f"sizes.{comp}_min ({low[c]}) is larger than sizes.{comp}_max ({high[c]})")
+    if evo["strategy"] == "random" and not all(cfg.ops[c] or init[c] == 0 for c in range(3)):
+        raise ConfigError("evolution.strategy = 'random' needs an op list for every component "
+                          "with a non-zero initial size")
+    for name in TASK_LISTS:
+        for i, spec in enumerate(getattr(cfg, name)):
+            if spec.features != cfg.features:
+                raise ConfigError(f"{name}[{i}].features is {spec.features} but search_tasks use "
+                                  f"{cfg.features}: all tasks must share one feature size")
+    kinds = {spec.eval_type == MULTICLASS for spec in cfg.search_tasks + cfg.select_tasks + cfg.final_tasks}
+    if len(kinds) > 1:
+        raise ConfigError("multiclass tasks cannot be mixed with scalar tasks in one config")
+    if cfg.experiment["sufficient_fitness"] is not None and not cfg.select_tasks:
+        raise ConfigError("experiment.sufficient_fitness needs [[select_tasks]] to check candidates on")
+
+
+def load(path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read ({exc})") from None
+    return parse(text, str(path))
+
+
+def build_task_list(specs, label: str):
+    """Tasks for specs, turning data problems into config errors before any search starts."""
+    from .tasks import build_tasks
+
+    try:
+        _load_dataset_types()
+        return build_tasks(specs)
+    except TaskError as exc:
+        raise ConfigError(f"{label}: {exc}") from None
+
+
+def _load_dataset_types():
+    """Dataset-backed task types register themselves on import (search.datasets)."""
+    try:
+        from . import datasets  # noqa: F401
+    except ImportError:  # pragma: no cover - only while the datasets module is absent
+        pass

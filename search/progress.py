@@ -1,0 +1,105 @@
+"""Live progress: a rich panel on a terminal, reference-style log lines otherwise."""
+from __future__ import annotations
+
+import sys
+import time
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+
+def _fmt_rate(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+class PlainProgress:
+    """One line per progress event, in the reference's format, plus experiment results."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+
+    def snapshot(self, snap) -> None:
+        pass
+
+    def event(self, record: dict) -> None:
+        kind = record["event"]
+        if kind == "progress":
+            line = (f"indivs={record['individuals']}, elapsed_secs={int(record['elapsed'])}, "
+                    f"mean={record['mean']:.6f}, stdev={record['stdev']:.6f}, "
+                    f"best fit={record['best']:.6f}, canonical hits={record['canonical_hit_rate']:.0%}, "
+                    f"fec hits={record['fec_hit_rate']:.0%}")
+        elif kind == "experiment_start":
+            line = f"experiment {record['experiment']} started"
+        elif kind == "experiment_end":
+            sel = record["select_fitness"]
+            line = (f"experiment {record['experiment']}: search fitness for candidate = "
+                    f"{record['search_fitness']:.6f}, select fitness = "
+                    f"{'n/a' if sel is None else f'{sel:.6f}'}")
+        elif kind == "early_select":
+            line = (f"early select check: search {record['search_fitness']:.6f}, "
+                    f"select {record['select_fitness']:.6f}")
+        elif kind == "stopped":
+            line = f"stopping: {record['reason']}"
+        elif kind == "resumed":
+            line = f"resumed at experiment {record['experiment']}, {record['individuals']} individuals"
+        else:
+            return
+        print(line, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+class LiveProgress(PlainProgress):
+    """A panel redrawn a few times a second, with event lines printed above it."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console()
+        super().__init__(self.console.file)
+        self.live = Live(self._table(None), console=self.console, refresh_per_second=4,
+                         transient=True)
+        self.live.start()
+        self._last = 0.0
+
+    def _table(self, snap) -> Table:
+        table = Table(show_header=False, box=None, padding=(0, 2))
+        if snap is None:
+            table.add_row("starting", "compiling kernels (first run of a feature size only)")
+            return table
+        table.add_row("experiment", str(snap.experiment), "phase", snap.phase)
+        table.add_row("individuals", f"{snap.total_individuals:,}", "per second", _fmt_rate(snap.rate))
+        table.add_row("best fitness", f"{snap.best:.6f}", "population mean", f"{snap.mean:.6f}")
+        table.add_row("canonical cache", f"{snap.canonical_hit_rate:.0%}", "FEC hits",
+                      f"{snap.fec_hit_rate:.0%}")
+        best_select = "-" if snap.best_select is None else f"{snap.best_select:.6f}"
+        table.add_row("best select", best_select, "elapsed", f"{snap.elapsed:,.1f} s")
+        return table
+
+    def snapshot(self, snap) -> None:
+        now = time.monotonic()
+        if now - self._last >= 0.2:
+            self._last = now
+            self.live.update(self._table(snap))
+
+    def event(self, record: dict) -> None:
+        if record["event"] == "progress":
+            return  # the panel shows it
+        self.live.console.print(_strip(record, self))
+
+    def close(self) -> None:
+        self.live.stop()
+
+
+def _strip(record, printer) -> str:
+    import io
+
+    buf = io.StringIO()
+    PlainProgress(buf).event(record)
+    return buf.getvalue().rstrip("\n")
+
+
+def make_progress(plain: bool | None = None):
+    if plain is None:
+        plain = not sys.stdout.isatty()
+    return PlainProgress() if plain else LiveProgress()
