@@ -77,7 +77,7 @@ def neural_net(features: int, lr: float = 0.01, init_scale: float = DEFAULT_INIT
                           ("SCALAR_SUM_OP", 2, 4, 2),
                           ("SCALAR_VECTOR_PRODUCT_OP", 4, 4, 6),
                           ("VECTOR_SUM_OP", 2, 6, 2),
-                          ("SCALAR_VECTOR_PRODUCT_OP", 4, 2, 7),   # uses the updated v2, as the reference
+                          ("SCALAR_VECTOR_PRODUCT_OP", 4, 2, 7),   # the updated v2 (reference)
                           ("VECTOR_HEAVYSIDE_OP", 3, 0, 8),
                           ("VECTOR_PRODUCT_OP", 8, 7, 7),
                           ("VECTOR_SUM_OP", 1, 7, 1),
@@ -120,7 +120,7 @@ def softmax_neural_net(features: int, lr: float = 0.01, init_scale: float = DEFA
                             ("VECTOR_SUM_OP", 2, 7, 2)])
     learn = instructions([("VECTOR_DIFF_OP", 1, 2, 8),             # v8 = onehot - softmax
                           ("SCALAR_VECTOR_PRODUCT_OP", 2, 8, 8),
-                          ("MATRIX_TRANSPOSE_OP", 1, 0, 2),         # back through m1 before updating it
+                          ("MATRIX_TRANSPOSE_OP", 1, 0, 2),         # back through the old m1
                           ("MATRIX_VECTOR_PRODUCT_OP", 2, 8, 9),
                           ("VECTOR_HEAVYSIDE_OP", 3, 0, 10),
                           ("VECTOR_PRODUCT_OP", 10, 9, 9),
@@ -163,9 +163,12 @@ def evaluate(baseline: Baseline, lr: float, tasks: Sequence[Task], *, seed: int 
              engine: str = "interp", split: str = "valid") -> list[float]:
     """Fitness of the baseline with this learning rate on each task (``split='test'`` scores
     the task's test examples instead of its validation examples)."""
+    if split not in ("valid", "test"):
+        raise TaskError(f"split must be 'valid' or 'test', got {split!r}")
     scores = []
     for i, task in enumerate(tasks):
-        x_eval, y_eval = (task.x_valid, task.y_valid) if split == "valid" else (task.x_test, task.y_test)
+        x_eval, y_eval = ((task.x_valid, task.y_valid) if split == "valid"
+                          else (task.x_test, task.y_test))
         if x_eval is None or len(x_eval) == 0:
             raise TaskError(f"task {task.name} has no {split} examples to score the baseline on")
         program = baseline.build(task.features, lr=lr)
@@ -176,7 +179,8 @@ def evaluate(baseline: Baseline, lr: float, tasks: Sequence[Task], *, seed: int 
     return scores
 
 
-def tune_lr(baseline: Baseline, tasks: Sequence[Task], lrs=DEFAULT_LR_GRID, **kw) -> tuple[float, float]:
+def tune_lr(baseline: Baseline, tasks: Sequence[Task], lrs=DEFAULT_LR_GRID,
+            **kw) -> tuple[float, float]:
     """(best lr, its mean fitness) over the grid; ties go to the smaller learning rate."""
     best_lr, best = float(lrs[0]), -1.0
     for lr in sorted(lrs):
@@ -189,6 +193,8 @@ def tune_lr(baseline: Baseline, tasks: Sequence[Task], lrs=DEFAULT_LR_GRID, **kw
 def _resolve(programs, eval_type: int) -> list[Baseline]:
     if programs is None:
         return [b for b in BASELINES.values() if eval_type in b.eval_types]
+    if isinstance(programs, (str, Baseline)):
+        programs = [programs]
     chosen = []
     for p in programs:
         if isinstance(p, Baseline):
@@ -199,8 +205,9 @@ def _resolve(programs, eval_type: int) -> list[Baseline]:
             raise TaskError(f"unknown baseline {p!r}; known: {sorted(BASELINES)}")
     for b in chosen:
         if eval_type not in b.eval_types:
+            fitting = [n for n, x in BASELINES.items() if eval_type in x.eval_types]
             raise TaskError(f"baseline {b.name} does not solve tasks of eval type {eval_type}; "
-                            f"use one of {[n for n, x in BASELINES.items() if eval_type in x.eval_types]}")
+                            f"use one of {fitting}")
     return chosen
 
 
@@ -209,7 +216,8 @@ def _eval_type(tasks: Sequence[Task], role: str) -> int:
         raise TaskError(f"baseline_report needs at least one task for {role}")
     kinds = {t.eval_type for t in tasks}
     if len(kinds) != 1:
-        raise TaskError(f"the {role} tasks mix eval types {sorted(kinds)}; report each kind separately")
+        raise TaskError(f"the {role} tasks mix eval types {sorted(kinds)}; report each kind "
+                        "separately")
     return kinds.pop()
 
 

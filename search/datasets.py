@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
+import os
 import pickle
 import struct
 from collections import OrderedDict
@@ -48,13 +48,15 @@ class DatasetError(TaskError):
 PAIR_SEED_SALT = 856572777          # HashMix(856572777, data_seed) picks the class pair
 REFERENCE_EXAMPLES_PER_CLASS = 5000  # (8000 + 1000 + 1000) / 2
 # task.proto's recommendation for meta-validation / test (T_select); the other 36 are T_search.
-RECOMMENDED_HELD_OUT_PAIRS = ((4, 6), (3, 5), (8, 9), (3, 8), (0, 9), (2, 9), (1, 8), (3, 6), (0, 5))
+RECOMMENDED_HELD_OUT_PAIRS = ((4, 6), (3, 5), (8, 9), (3, 8), (0, 9), (2, 9), (1, 8), (3, 6),
+                              (0, 5))
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 USER_FORMATS = ("csv", "npy", "npz")
 DATASETS = IMAGE_DATASETS + USER_FORMATS
 
 _MNIST_URLS = {
-    "mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/ (mirror of http://yann.lecun.com/exdb/mnist/)",
+    "mnist": "http://yann.lecun.com/exdb/mnist/ (if that fails, the mirror "
+             "https://ossci-datasets.s3.amazonaws.com/mnist/)",
     "fashion_mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/ "
                      "(see https://github.com/zalandoresearch/fashion-mnist)",
 }
@@ -65,16 +67,16 @@ _CIFAR_URL = ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (or cifar
 # --- HashMix (definitions.h) -----------------------------------------------------------------
 
 _M64 = (1 << 64) - 1
-# Bob Jenkins' 64-bit mix as the reference's HashCombine runs it: four rounds of three steps,
-# each (target, its two subtrahends, shift; > 0 is a right shift, < 0 a left shift).
-_MIX_SHIFTS = ((43, -9, 8), (38, -23, 5), (35, -49, 11), (12, -18, 22))
+# Bob Jenkins' 64-bit mix as the reference's HashCombine runs it: four rounds; per round the
+# shifts of its a step (right), b step (left) and c step (right).
+_MIX_SHIFTS = ((43, 9, 8), (38, 23, 5), (35, 49, 11), (12, 18, 22))
 
 
 def _hash_combine(seed: int, value: int) -> int:
-    a, b, c = 0x9E3779B9, seed, value
+    a, b, c = 0x9E3779B9, seed, value     # std::hash of an unsigned integer is the identity
     for sa, sb, sc in _MIX_SHIFTS:
         a = ((a - b - c) & _M64) ^ (c >> sa)
-        b = ((b - c - a) & _M64) ^ ((a << -sb) & _M64)
+        b = ((b - c - a) & _M64) ^ ((a << sb) & _M64)
         c = ((c - a - b) & _M64) ^ (b >> sc)
     return c
 
@@ -145,7 +147,8 @@ def read_idx(path) -> np.ndarray:
         raise DatasetError(f"{path}: IDX header says shape {dims} ({expected} data bytes) but the "
                            f"file holds {len(raw) - header}; the file is truncated or not IDX, "
                            "download it again")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    array = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+    return array.astype(dtype.newbyteorder("="))   # native byte order, writable
 
 
 _IDX_NAMES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -182,8 +185,8 @@ def load_idx_dataset(name: str, data_dir, split: str = "train") -> Source:
     labels = read_idx(_find_file(lab_name, data_dir, _IDX_SUBDIRS[name], _idx_variants(lab_name),
                                  name, url))
     if images.ndim < 2 or labels.ndim != 1:
-        raise DatasetError(f"{name} in {data_dir}: images must have rank >= 2 and labels rank 1, got "
-                           f"shapes {images.shape} and {labels.shape}; are the two files swapped?")
+        raise DatasetError(f"{name} in {data_dir}: images must have rank >= 2 and labels rank 1, "
+                           f"got shapes {images.shape} and {labels.shape}; are the files swapped?")
     # Row-major flattening equals TFDS's flattening of (28, 28, 1) images.
     x = images.reshape(images.shape[0], -1)
     return _checked(Source(name, x, labels.astype(np.int64), f"{name} ({split}) in {data_dir}"),
@@ -218,7 +221,7 @@ def _read_cifar_pickle(path: Path):
     try:
         with path.open("rb") as f:
             batch = _ArrayUnpickler(f, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
+    except Exception as exc:  # noqa: BLE001  (arbitrary bytes fail in many ways; none runs code)
         raise DatasetError(f"{path}: not a CIFAR-10 python batch ({exc}); use the files from "
                            f"{_CIFAR_URL}") from None
     if not isinstance(batch, dict):
@@ -229,7 +232,7 @@ def _read_cifar_pickle(path: Path):
     if not isinstance(data, np.ndarray) or labels is None:
         raise DatasetError(f"{path}: CIFAR-10 batch without 'data' array and 'labels' list "
                            f"(keys: {sorted(map(repr, batch))})")
-    return data, np.asarray(labels)
+    return data, _class_ids(labels, path)
 
 
 def _read_cifar_binary(path: Path):
@@ -252,7 +255,7 @@ def _cifar_layout(data_dir: Path):
         if (folder / "data_batch_1.bin").is_file():
             return folder, True
     tarballs = [p.name for p in data_dir.glob("cifar-10-*.tar.gz")]
-    hint = f" Found {tarballs[0]}: extract it there with `tar xzf {tarballs[0]}`." if tarballs else ""
+    hint = f" Found {tarballs[0]}: extract it with `tar xzf {tarballs[0]}`." if tarballs else ""
     raise DatasetError(f"cifar10 file data_batch_1 (or data_batch_1.bin) not found in {data_dir}, "
                        f"{data_dir / 'cifar-10-batches-py'} or {data_dir / 'cifar-10-batches-bin'}."
                        f"{hint} Download {_CIFAR_URL} and extract it into {data_dir}")
@@ -355,9 +358,10 @@ def _read_csv(path: Path, label_column):
                 values[i, j] = float(cell)
             except ValueError:
                 col = header[j] if header else j
-                raise DatasetError(f"{path}: line {line}, column {col!r}: {cell!r} is not a number; "
-                                   "features and labels must be numeric (map class names to "
-                                   "integers 0..K-1, fill or drop missing values)") from None
+                raise DatasetError(f"{path}: line {line}, column {col!r}: {cell!r} is not a "
+                                   "number; features and labels must be numeric (map class "
+                                   "names to integers 0..K-1, fill or drop missing values)"
+                                   ) from None
     return np.delete(values, label_index, axis=1), values[:, label_index]
 
 
@@ -366,13 +370,13 @@ def _label_index(path: Path, header, width: int, label_column) -> int:
         return width - 1
     if isinstance(label_column, str):
         if header is None:
-            raise DatasetError(f"{path}: label_column {label_column!r} is a name but the CSV has no "
-                               "header row; add one or give the column number")
+            raise DatasetError(f"{path}: label_column {label_column!r} is a name but the CSV has "
+                               "no header row; add one or give the column number")
         if label_column not in header:
             raise DatasetError(f"{path}: no column named {label_column!r}; columns: {header}")
         return header.index(label_column)
-    if isinstance(label_column, int) and not isinstance(label_column, bool) and -width <= label_column < width:
-        return label_column % width
+    if isinstance(label_column, int) and -width <= label_column < width:
+        return label_column % width   # bools were refused by _check_source_options
     raise DatasetError(f"{path}: label_column must be a column name or a number in "
                        f"{-width}..{width - 1}, got {label_column!r}")
 
@@ -407,7 +411,8 @@ def _read_npz(path: Path):
         try:
             return archive["X"], archive["y"]
         except ValueError as exc:
-            raise DatasetError(f"{path}: cannot read X / y ({exc}); {fix} with numeric arrays") from None
+            raise DatasetError(f"{path}: cannot read X / y ({exc}); {fix} with numeric "
+                               "arrays") from None
 
 
 def _read_npy_pair(path: Path, labels_path):
@@ -428,7 +433,8 @@ def _class_ids(y, origin) -> np.ndarray:
         raise DatasetError(f"{origin}: labels must be one class id per example (shape (n,)), got "
                            f"shape {y.shape}; convert one-hot labels with argmax")
     if not np.issubdtype(y.dtype, np.number) or np.issubdtype(y.dtype, np.complexfloating):
-        raise DatasetError(f"{origin}: labels must be integer class ids 0..K-1, got dtype {y.dtype}")
+        raise DatasetError(f"{origin}: labels must be integer class ids 0..K-1, got dtype "
+                           f"{y.dtype}")
     bad = ~np.isfinite(y) | (y != np.round(y)) | (y < 0) if y.dtype.kind == "f" else y < 0
     if bad.any():
         i = int(np.argmax(bad))
@@ -455,12 +461,13 @@ def _checked(src: Source, num_classes: int | None = None) -> Source:
         finite = np.isfinite(x)
         if not finite.all():
             r, c = np.argwhere(~finite)[0]
-            raise DatasetError(f"{src.origin}: features contain NaN or inf ({int((~finite).sum())} "
-                               f"values; first at row {r}, column {c}); drop or impute those values")
+            raise DatasetError(f"{src.origin}: features contain NaN or inf "
+                               f"({int((~finite).sum())} values; first at row {r}, column {c}); "
+                               "drop or impute those values")
     if num_classes is not None and (src.y.min() < 0 or src.y.max() >= num_classes):
-        raise DatasetError(f"{src.origin}: labels out of range: found {src.y.min()}..{src.y.max()}, "
-                           f"expected 0..{num_classes - 1}; the label file is corrupt or not "
-                           f"{src.name}")
+        raise DatasetError(f"{src.origin}: labels out of range: found "
+                           f"{src.y.min()}..{src.y.max()}, expected 0..{num_classes - 1}; the "
+                           f"label file is corrupt or not {src.name}")
     if len(src.classes) < 2:
         raise DatasetError(f"{src.origin}: one class only (label {src.classes[0]}); classification "
                            "needs examples of at least two classes")
@@ -497,9 +504,23 @@ def _source_key(dataset, data_dir, path, split, label_column, labels_path):
     return (dataset, resolve(data_dir), resolve(path), split, label_column, resolve(labels_path))
 
 
+def _check_source_options(dataset, data_dir, path, split, label_column, labels_path) -> None:
+    # Checked before they become cache keys: a list from a config file is not hashable.
+    for name, value in (("dataset", dataset), ("split", split)):
+        if value is not None and not isinstance(value, str):
+            raise DatasetError(f"{name} must be a string, got {value!r}")
+    for name, value in (("data_dir", data_dir), ("path", path), ("labels_path", labels_path)):
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise DatasetError(f"{name} must be a file system path, got {value!r}")
+    if label_column is not None and (isinstance(label_column, bool)
+                                     or not isinstance(label_column, (str, int))):
+        raise DatasetError(f"label_column must be a column name or number, got {label_column!r}")
+
+
 def load_source(dataset=None, data_dir=None, path=None, split="train", label_column=None,
                 labels_path=None) -> Source:
     """Load (once) and check one data source; see the module docstring for the options."""
+    _check_source_options(dataset, data_dir, path, split, label_column, labels_path)
     if dataset is None:
         dataset = "digits" if path is None else None
     if dataset is not None and dataset not in DATASETS:
@@ -518,9 +539,11 @@ def _load(dataset, data_dir, path, split, label_column, labels_path) -> Source:
     if dataset in IMAGE_DATASETS and path is not None:
         raise DatasetError(f"path is for user files; dataset {dataset!r} is read from data_dir")
     if dataset in IMAGE_DATASETS and (label_column is not None or labels_path is not None):
-        raise DatasetError(f"label_column / labels_path are for user files, not dataset {dataset!r}")
+        raise DatasetError(f"label_column / labels_path are for user files, not dataset "
+                           f"{dataset!r}")
     if dataset not in IMAGE_DATASETS and split != "train":
-        raise DatasetError("split applies to the image datasets; split user data into files yourself")
+        raise DatasetError("split applies to the image datasets; split user data into files "
+                           "yourself")
     if dataset == "digits":
         if split != "train":
             raise DatasetError("the digits dataset has no test split; use split = 'train'")
@@ -534,7 +557,7 @@ def _load(dataset, data_dir, path, split, label_column, labels_path) -> Source:
     return read_user_data(path, dataset, label_column, labels_path)
 
 
-# --- the recipe -----------------------------------------------------------------------------------
+# --- the recipe ------------------------------------------------------------------------------
 
 @dataclass
 class Prepared:
@@ -571,6 +594,7 @@ def split_sizes(n: int, valid_fraction: float, test_fraction: float) -> tuple[in
 
 def stratified_split(labels, seed: int, sizes, origin: str):
     """Row indices of (train, valid, test) by the reference's two stratified splits."""
+    # scikit-learn is imported on use: it costs about a second, and most runs never need it.
     from sklearn.model_selection import train_test_split
 
     n_train, n_valid, n_test = sizes
@@ -608,12 +632,12 @@ def prepare(src: Source, class_ids, label_values, seed: int, features: int,
             examples_per_class=None, valid_fraction: float = 0.1,
             test_fraction: float = 0.1) -> Prepared:
     """The reference's preparation of the given classes, class_ids[k] labelled label_values[k]."""
+    from sklearn.preprocessing import StandardScaler
+
     rows, labels = select_classes(src, class_ids, label_values, examples_per_class)
     sizes = split_sizes(rows.size, valid_fraction, test_fraction)
     train, valid, test = stratified_split(labels, seed, sizes, src.origin)
     matrix = projection_matrix(src.x.shape[1], features, seed)
-    from sklearn.preprocessing import StandardScaler
-
     projected = [_project(src.x, rows[part], matrix) for part in (train, valid, test)]
     scaler = StandardScaler().fit(projected[0])
     # The reference stores features as float32 and widens them on load.
@@ -636,7 +660,7 @@ def prepared(src: Source, class_ids, label_values, seed, features, per_class, va
                     _MAX_PREPARED)
 
 
-# --- class pairs and seeds --------------------------------------------------------------------------
+# --- class pairs and seeds -------------------------------------------------------------------
 
 def all_pairs(classes) -> list[tuple[int, int]]:
     return list(combinations(sorted(classes), 2))
@@ -663,7 +687,7 @@ def fixed_seed(data_seed: int, min_seed: int, max_seed: int) -> int:
     return min_seed + data_seed % (max_seed - min_seed)
 
 
-# --- task builders --------------------------------------------------------------------------------
+# --- task builders ---------------------------------------------------------------------------
 
 _SOURCE_OPTIONS = {"dataset", "data_dir", "path", "labels_path", "label_column", "split"}
 _RECIPE_OPTIONS = {"examples_per_class", "valid_fraction", "test_fraction",
@@ -683,7 +707,8 @@ def _int_option(kind, options, name, default, low=None):
     value = options.get(name, default)
     if value is None:
         return None
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or (low is not None and value < low):
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not is_int or (low is not None and value < low):
         bound = f" >= {low}" if low is not None else ""
         raise TaskError(f"{kind}: {name} must be an integer{bound}, got {value!r}")
     return int(value)
@@ -741,10 +766,15 @@ def _recipe(kind, options, default_test_fraction, default_max_seed) -> _Recipe:
     return _Recipe(src, per_class, valid_fraction, test_fraction, min_seed, max_seed)
 
 
+def _check_sizes(kind, features, n_train, n_valid) -> None:
+    for name, value in (("features_size", features), ("num_train_examples", n_train),
+                        ("num_valid_examples", n_valid)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise TaskError(f"{kind}: {name} must be an integer >= 1, got {value!r}")
+
+
 def _task_from(prep: Prepared, name, n_train, n_valid, epochs, data_seed, param_seed, eval_type,
                num_classes, info, origin) -> Task:
-    if n_train < 1 or n_valid < 1:
-        raise DatasetError(f"{name}: num_train_examples and num_valid_examples must be >= 1")
     have_train, have_valid = len(prep.y_train), len(prep.y_valid)
     if n_train > have_train or n_valid > have_valid:
         raise DatasetError(
@@ -757,21 +787,27 @@ def _task_from(prep: Prepared, name, n_train, n_valid, epochs, data_seed, param_
                 y_test=prep.y_test, info=info)
 
 
-def _binary_candidates(kind, options, classes) -> list[tuple[int, int]]:
+def _pair_options(kind, options):
+    """(pairs choice, held-out set), checked even when explicit classes make them unused."""
     choice = options.get("pairs", "all")
-    present = set(classes)
+    if isinstance(choice, str):
+        if choice not in ("all", "search", "held_out"):
+            raise TaskError(f"{kind}: pairs must be 'all', 'search', 'held_out' or a list of "
+                            f"pairs, got {choice!r}")
+    else:
+        choice = _pairs_option(kind, choice, "pairs")
+    return choice, set(_pairs_option(kind, options.get("held_out_pairs", []), "held_out_pairs"))
+
+
+def _binary_candidates(kind, choice, held_out, classes) -> list[tuple[int, int]]:
     if choice == "all":
         pairs = all_pairs(classes)
     elif choice in ("search", "held_out"):
         search, held = pair_split(max(classes) + 1)
         pairs = search if choice == "search" else held
-    elif isinstance(choice, str):
-        raise TaskError(f"{kind}: pairs must be 'all', 'search', 'held_out' or a list of pairs, "
-                        f"got {choice!r}")
     else:
-        pairs = _pairs_option(kind, choice, "pairs")
-    held_out = set(_pairs_option(kind, options.get("held_out_pairs", []), "held_out_pairs"))
-    candidates = [p for p in pairs if p not in held_out and set(p) <= present]
+        pairs = choice
+    candidates = [p for p in pairs if p not in held_out and set(p) <= set(classes)]
     if not candidates:
         raise DatasetError(f"{kind}: no class pair left to choose from (pairs={choice!r}, "
                            f"held_out_pairs={sorted(held_out)}, classes present {classes}); "
@@ -792,8 +828,10 @@ def projected_binary_task(features, n_train, n_valid, data_seed, param_seed, epo
     """
     kind = "projected_binary_classification"
     _check_options(kind, options, BINARY_OPTIONS)
+    _check_sizes(kind, features, n_train, n_valid)
     if eval_type != ACCURACY:
         raise TaskError(f"{kind} needs eval_type = 'accuracy' (binary labels, sigmoid output)")
+    choice, held_out = _pair_options(kind, options)
     pos = _int_option(kind, options, "positive_class", None, low=0)
     neg = _int_option(kind, options, "negative_class", None, low=0)
     if (pos is None) != (neg is None):
@@ -804,7 +842,7 @@ def projected_binary_task(features, n_train, n_valid, data_seed, param_seed, epo
     recipe = _recipe(kind, options, 0.1, 10)
     src = recipe.src
     if pos is None:
-        candidates = _binary_candidates(kind, options, src.classes)
+        candidates = _binary_candidates(kind, choice, held_out, src.classes)
         pos, neg, seed = choose_pair(data_seed, candidates, recipe.min_seed, recipe.max_seed)
     else:
         seed = fixed_seed(data_seed, recipe.min_seed, recipe.max_seed)
@@ -829,6 +867,7 @@ def projected_multiclass_task(features, n_train, n_valid, data_seed, param_seed,
     """
     kind = "projected_multiclass_classification"
     _check_options(kind, options, MULTICLASS_OPTIONS)
+    _check_sizes(kind, features, n_train, n_valid)
     if eval_type != MULTICLASS:
         raise TaskError(f"{kind} needs eval_type = 'multiclass' (one-hot labels, softmax output)")
     recipe = _recipe(kind, options, 0.0, 1000)
