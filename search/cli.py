@@ -87,6 +87,9 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
     try:
         if resume:
             run_dir = Path(resume)
+            if not (run_dir / "config.toml").exists():
+                raise RunDirError(f"{run_dir} is not a run directory (no config.toml): nothing to "
+                                  f"resume; start a new run with azc search CONFIG.toml --out DIR")
             cfg = config_mod.load(run_dir / "config.toml")
         else:
             if config is None:

@@ -1,0 +1,154 @@
+"""Whole searches through the CLI: reproducibility, crash recovery, run-directory rules."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "tests" / "data" / "tiny.toml"
+TIMING_FIELDS = {"time", "elapsed"}
+
+
+def azc(*args, check=True, **kw):
+    """Run the CLI in a subprocess, as a user would."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "search.cli", *map(str, args)], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=600, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"azc {args} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+def events_without_timing(run_dir: Path, drop=("resumed",)) -> list[dict]:
+    out = []
+    for line in (run_dir / "events.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if record["event"] in drop:
+            continue
+        out.append({k: v for k, v in record.items() if k not in TIMING_FIELDS})
+    return out
+
+
+def best_without_timing(run_dir: Path) -> dict:
+    doc = json.loads((run_dir / "best_program.json").read_text())
+    doc["meta"].pop("found_at_seconds")
+    return doc
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    """One uninterrupted run of the tiny config; other tests compare against it."""
+    out = tmp_path_factory.mktemp("ref") / "run"
+    proc = azc("search", TINY, "--out", out, "--plain", "--seed", 11)
+    return out, proc
+
+
+def test_run_directory_holds_config_events_checkpoint_and_best(reference_run):
+    out, proc = reference_run
+    assert (out / "config.toml").read_text() == TINY.read_text()
+    kinds = [e["event"] for e in events_without_timing(out)]
+    assert kinds[0] == "start" and kinds[-1] == "final"
+    assert "progress" in kinds and "new_best" in kinds and "experiment_end" in kinds
+    best = json.loads((out / "best_program.json").read_text())
+    assert best["format"] == "azcompile.program"
+    assert best["meta"]["seed"] == 11
+    assert len(best["meta"]["canonical_hash"]) == 16
+    assert "Final evaluation fitness" in proc.stdout
+    assert not (out / ".lock").exists()
+
+
+def test_same_seed_gives_same_events_and_program(reference_run, tmp_path):
+    out, _ = reference_run
+    again = tmp_path / "again"
+    azc("search", TINY, "--out", again, "--plain", "--seed", 11)
+    assert events_without_timing(again) == events_without_timing(out)
+    assert best_without_timing(again) == best_without_timing(out)
+
+
+def test_other_seed_gives_another_run(reference_run, tmp_path):
+    out, _ = reference_run
+    other = tmp_path / "other"
+    azc("search", TINY, "--out", other, "--plain", "--seed", 12)
+    assert events_without_timing(other) != events_without_timing(out)
+
+
+def test_second_run_into_same_directory_is_refused(reference_run):
+    out, _ = reference_run
+    proc = azc("search", TINY, "--out", out, "--plain", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error:") and "--resume" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def _wait_for(predicate, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _progress_lines(run_dir: Path) -> int:
+    path = run_dir / "events.jsonl"
+    if not path.exists():
+        return 0
+    return sum('"progress"' in line for line in path.read_text().splitlines())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_search_resumes_to_the_same_result(reference_run, tmp_path, sig):
+    """Kill mid-run (SIGKILL: no chance to clean up; SIGINT: Ctrl-C), resume, and finish
+    with exactly the events and program of the uninterrupted run."""
+    ref, _ = reference_run
+    out = tmp_path / "killed"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "search.cli", "search", str(TINY), "--out",
+                             str(out), "--plain", "--seed", "11", "--checkpoint-every", "0.2"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    # Kill once the run is well under way and has checkpointed at least once.
+    assert _wait_for(lambda: (out / "checkpoint.npz").exists() and _progress_lines(out) >= 8)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=120)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130, stderr
+        assert "--resume" in stderr and "Traceback" not in stderr
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    finished_early = '"final"' in (out / "events.jsonl").read_text()
+    assert not finished_early, "the run ended before the kill; make the test config longer"
+    resumed = azc("search", "--resume", out, "--plain")
+    assert "Final evaluation fitness" in resumed.stdout
+    records = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
+    resume_event = next(r for r in records if r["event"] == "resumed")
+    assert resume_event["individuals"] > 0          # continued from a checkpoint, not from scratch
+    assert events_without_timing(out) == events_without_timing(ref)
+    assert best_without_timing(out) == best_without_timing(ref)
+
+
+def test_resume_of_a_finished_run_is_refused(reference_run):
+    out, _ = reference_run
+    proc = azc("search", "--resume", out, "--plain", check=False)
+    assert proc.returncode == 2
+    assert "already finished" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_resume_of_a_directory_without_checkpoint_is_refused(tmp_path):
+    proc = azc("search", "--resume", tmp_path, "--plain", check=False)
+    assert proc.returncode == 2 and "nothing to resume" in proc.stderr
+
+
+def test_max_individuals_stops_and_still_reports(tmp_path):
+    out = tmp_path / "short"
+    proc = azc("search", TINY, "--out", out, "--plain", "--max-individuals", "500")
+    kinds = [e["event"] for e in events_without_timing(out)]
+    assert "stopped" in kinds and kinds[-1] == "final"
+    assert "Final evaluation fitness" in proc.stdout
