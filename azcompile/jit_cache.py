@@ -16,12 +16,13 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import shutil
 import sys
 import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
+
+import numpy as np
 
 from . import codegen
 
@@ -71,38 +72,53 @@ class KernelCache:
         self.hits = self.misses = self.rebuilds = 0
 
     def get(self, canonical_program, program_hash: int):
-        """The compiled module for a canonical program (its ``evaluate_task`` runs it)."""
+        """The compiled module for a canonical program (its ``evaluate_task`` runs it).
+
+        The kernel has the feature size baked in and the canonical hash does not cover it,
+        so entries are keyed by (hash, feature size)."""
+        key = (program_hash, canonical_program.memory.features)
         with _lock:
-            module = self._modules.get(program_hash)
+            module = self._modules.get(key)
             if module is not None:
-                self._modules.move_to_end(program_hash)
+                self._modules.move_to_end(key)
                 self.hits += 1
                 return module
             self.misses += 1
             module = self._load(canonical_program, program_hash)
-            self._modules[program_hash] = module
+            self._modules[key] = module
             while len(self._modules) > self.capacity:
                 self._modules.popitem(last=False)
             return module
 
-    def path_for(self, program_hash: int) -> Path:
-        return self.kernels / f"c_{program_hash:016x}.py"
+    def path_for(self, program_hash: int, features: int | None = None) -> Path:
+        """The source file of a kernel (give the feature size: it is part of the name)."""
+        tail = "" if features is None else f"_f{features}"
+        return self.kernels / f"c_{program_hash:016x}{tail}.py"
 
     def _load(self, program, program_hash: int):
         source = codegen.candidate_source(program, program_hash)
-        path = self.path_for(program_hash)
+        features = program.memory.features
+        path = self.path_for(program_hash, features)
+        name = f"azc_kernel_{program_hash:016x}_f{features}"
         fresh = not path.exists() or _read(path) != source
         if fresh:
             atomic_write_text(path, source)
+        module = None
         try:
-            return _import(path, f"azc_kernel_{program_hash:016x}")
+            module = _import(path, name)
+            # numba reads its on-disk cache at the first call, not at import: make that call
+            # here, so a corrupt cache entry is a miss and not an error in the caller.
+            _warm_up(module, program.memory)
+            return module
         except Exception:
             # A corrupt or stale entry (source or numba cache): rebuild it from scratch.
             self.rebuilds += 1
-            shutil.rmtree(path.parent / "__pycache__", ignore_errors=True)
+            _remove_numba_cache(path, module)
             atomic_write_text(path, source)
             suffix = hashlib.sha1(os.urandom(8)).hexdigest()[:8]
-            return _import(path, f"azc_kernel_{program_hash:016x}_{suffix}")
+            module = _import(path, f"{name}_{suffix}")
+            _warm_up(module, program.memory)
+            return module
 
 
 def _read(path: Path) -> str | None:
@@ -122,6 +138,101 @@ def _import(path: Path, name: str):
         sys.modules.pop(name, None)
         raise
     return module
+
+
+def _warm_up(module, memory) -> None:
+    """Call the kernel once on an empty budget (Setup only), with the argument types that
+    ``engine.run`` uses, so numba loads (or compiles) the machine code now."""
+    F = memory.features
+    x = np.zeros((1, F))
+    y = np.zeros(1)
+    empty = np.zeros(0)
+    s, v, m = np.zeros(memory.scalars), np.zeros((memory.vectors, F)), np.zeros((memory.matrices, F, F))
+    module.evaluate_task(x, y, np.zeros(1, dtype=np.int32), 1, 0, x, y, 1, 1, 1, 1, 100.0,
+                         np.uint64(0), s, v, m, np.zeros(F), np.zeros((F, F)), 0, empty, empty,
+                         np.zeros(3, dtype=np.int64), np.zeros((0, 1)), np.zeros((0, 1)), F)
+
+
+def _remove_numba_cache(path: Path, module) -> None:
+    """Delete numba's cache files of the module at ``path`` (wherever numba keeps them)."""
+    folders = {path.parent / "__pycache__"}
+    dispatcher = getattr(module, "evaluate_task", None)
+    try:
+        folders.add(Path(dispatcher.stats.cache_path))
+    except Exception:
+        pass
+    for folder in folders:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            if name.startswith(path.stem + "."):
+                try:
+                    os.unlink(folder / name)
+                except OSError:
+                    pass
+
+
+# ---- stale numba caches -----------------------------------------------------------------------
+# numba keys a cached function on its own source file only.  The search loop inlines the
+# generated interpreter from another module, so after an edit of that module (or of any module
+# it inlines) numba would keep loading stale machine code.  Fingerprint our sources and drop
+# numba's cache files for them whenever the fingerprint changes.
+
+_FINGERPRINT_FILE = "azc-sources.sha1"
+
+
+def _package_dirs() -> list[Path]:
+    here = Path(__file__).resolve().parent
+    dirs = [here]
+    sibling = here.parent / "search"
+    if (sibling / "evolution.py").exists() and (sibling / "island.py").exists():
+        dirs.append(sibling)
+    return dirs
+
+
+def _sources_fingerprint(dirs) -> str:
+    """Hash of the modules numba compiles (they hold ``@njit``) and of the op table, whose
+    arrays numba freezes into the machine code."""
+    digest = hashlib.sha1()
+    for d in dirs:
+        for path in sorted(d.glob("*.py")):
+            text = path.read_bytes()
+            if b"@njit" in text or path.name == "ops.py":
+                digest.update(path.name.encode())
+                digest.update(text)
+    return digest.hexdigest()
+
+
+def _numba_cache_dirs(package_dir: Path) -> list[Path]:
+    out = [package_dir / "__pycache__"]
+    root = os.environ.get("NUMBA_CACHE_DIR")
+    if root:
+        out.append(Path(root) / str(package_dir.resolve()).lstrip(os.sep))
+    return out
+
+
+def guard_numba_cache() -> None:
+    """Drop numba cache files of this project's modules if any of their sources changed."""
+    dirs = _package_dirs()
+    try:
+        fingerprint = _sources_fingerprint(dirs)
+    except OSError:
+        return
+    for package_dir in dirs:
+        for cache in _numba_cache_dirs(package_dir):
+            marker = cache / _FINGERPRINT_FILE
+            try:
+                if marker.exists() and marker.read_text().strip() == fingerprint:
+                    continue
+                if cache.exists():
+                    for f in list(cache.glob("*.nbi")) + list(cache.glob("*.nbc")):
+                        f.unlink(missing_ok=True)
+                cache.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(marker, fingerprint + "\n")
+            except OSError:
+                pass  # a read-only install: numba falls back to its own user cache
 
 
 _default: KernelCache | None = None

@@ -5,6 +5,7 @@ prints one ``error:`` line and exits with status 2; Ctrl-C saves a checkpoint fi
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -64,8 +65,8 @@ def main():
 @main.command("search")
 @click.argument("config", type=click.Path(dir_okay=False), required=False)
 @click.option("--seed", type=click.IntRange(0, 2 ** 63), help="Random seed (default: the config's run.seed).")
-@click.option("--workers", type=click.IntRange(1, 1024), default=None,
-              help="Island processes (default: the config's run.workers).")
+@click.option("--workers", type=click.IntRange(0, 1024), default=None,
+              help="Island processes; 0 = one per core (default: the config's run.workers).")
 @click.option("--out", "out", type=click.Path(file_okay=False), help="Run directory to create.")
 @click.option("--resume", "resume", type=click.Path(file_okay=False, exists=True),
               help="Continue the run in this directory after a crash or Ctrl-C.")
@@ -98,17 +99,15 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
             run_dir = Path(out) if out else _default_out(cfg)
         if workers is not None:
             cfg.run["workers"] = workers
-        if cfg.run["workers"] != 1:
-            from .workers import IslandSearch as SearchClass
-        else:
-            SearchClass = Search
+        if cfg.run["workers"] == 0:          # 0 = one island per core
+            cfg.run["workers"] = os.cpu_count() or 1
         display = make_progress(plain)
         with _Interrupt() as interrupt:
             options = RunOptions(out=run_dir, seed=seed, resume=bool(resume), engine=engine,
                                  max_seconds=max_time, max_individuals=max_individuals,
                                  checkpoint_seconds=checkpoint_every, progress=display.snapshot,
                                  on_event=display.event, should_stop=lambda: interrupt.requested)
-            search = SearchClass(cfg, options)
+            search = Search(cfg, options)
             try:
                 result = search.run()
             finally:

@@ -152,7 +152,7 @@ SCHEMA = {
     },
     "run": {
         "seed": (_int(0, 2 ** 63), 0), "checkpoint_seconds": (_float(0.0), 30.0),
-        "batch_size": (_int(1), 1000), "workers": (_int(1), 1),
+        "batch_size": (_int(1), 1000), "workers": (_int(0), 1),
         "migrate_every": (_int(1), 10_000), "migrants": (_int(0), None),
         "max_seconds": (_float(0.0), None), "max_individuals": (_int(1), None),
     },

@@ -137,8 +137,10 @@ class Search:
         self.best: dict | None = None
         self.total_individuals = 0
         self.elapsed_before = 0.0
-        self.island: Island | None = None
-        self.lineage = Lineage()
+        self.islands: list = []
+        self.lineages: list[Lineage] = []
+        self.workers = max(1, cfg.run["workers"])
+        self.migrations = 0
         self.done = False
         self.result: dict = {}
 
@@ -164,6 +166,7 @@ class Search:
             self.save_checkpoint()
             return self.result
         finally:
+            self._close_islands()
             self.run_dir.close()
 
     def elapsed(self) -> float:
@@ -173,21 +176,25 @@ class Search:
         if self.phase == "start":
             self._start_experiment()
         elif self.phase == "init":
-            self.island.initialize(self.batch_size)
-            if self.island.initialized == self.island.size:
-                self.lineage.add_initial(self.island.pop.ids, self.island.pop.fitness)
-                self.total_individuals += self.island.size
+            _on_all(self.islands, "initialize", self.batch_size)
+            first = self.islands[0]
+            if first.initialized == first.size:
+                for isl, lineage in zip(self.islands, self.lineages):
+                    lineage.add_initial(isl.pop.ids, isl.pop.fitness)
+                self.total_individuals += first.size * len(self.islands)
                 self.phase = "evolve"
                 self._after_sweep()
             self._report("init")
         elif self.phase == "evolve":
-            isl = self.island
-            count = min(self.batch_size, isl.size - isl.cursor)
-            isl.evolve(count)
-            self.total_individuals += count
-            self.lineage.add_batch(isl.log, isl.pop.ids)
+            first = self.islands[0]
+            count = min(self.batch_size, first.size - first.cursor)
+            _on_all(self.islands, "evolve", count)
+            self.total_individuals += count * len(self.islands)
+            for isl, lineage in zip(self.islands, self.lineages):
+                lineage.add_batch(isl.log, isl.pop.ids)
             self._check_new_best()
-            if isl.cursor == 0:
+            if first.cursor == 0:
+                self._maybe_migrate()
                 self._after_sweep()
             self._report("evolve")
             if self.phase == "evolve":
@@ -203,10 +210,7 @@ class Search:
         cfg = self.cfg
         if cfg.experiment["randomize_task_seeds"]:
             self.search_specs = randomized_seeds(self._draw, cfg.search_tasks)
-        tasks = build_task_list(self.search_specs, "search_tasks")
-        self.island = Island(cfg, self.mutator, self.init_program, tasks, self.settings,
-                             seed=self._draw(), batch_size=self.batch_size)
-        self.lineage = Lineage()
+        self._new_islands([self._draw() for _ in range(self.workers)])
         self.last_progress = -1
         self.best_search = -1.0
         self.early_checked = -1.0
@@ -218,9 +222,65 @@ class Search:
         return int(next_u64(self.rng))
 
     # ---- progress, bests, stopping ------------------------------------------------------
+    def _new_islands(self, seeds) -> None:
+        if self.workers > 1 and len(self.islands) == self.workers:
+            for isl, seed in zip(self.islands, seeds):   # keep the processes: no re-spawn
+                isl.reset(self.search_specs, seed)
+            self.lineages = [Lineage() for _ in self.islands]
+            return
+        self._close_islands()
+        if self.workers == 1:
+            tasks = build_task_list(self.search_specs, "search_tasks")
+            self.islands = [Island(self.cfg, self.mutator, self.init_program, tasks, self.settings,
+                                   seed=seeds[0], batch_size=self.batch_size)]
+        else:
+            from .workers import RemoteIsland
+
+            self.islands = [RemoteIsland(self.cfg, self.search_specs, seed, self.batch_size)
+                            for seed in seeds]
+        self.lineages = [Lineage() for _ in self.islands]
+
+    def _close_islands(self) -> None:
+        for isl in self.islands:
+            close = getattr(isl, "close", None)
+            if close:
+                close()
+        self.islands = []
+
+    def stats(self) -> np.ndarray:
+        if not self.islands:
+            return np.zeros(E.S_SIZE, dtype=np.int64)
+        return np.sum([isl.stats for isl in self.islands], axis=0)
+
+    def _maybe_migrate(self) -> None:
+        """Every ``migrate_every`` individuals per island, islands swap part of their
+        populations: each uploads ``migrants`` random members, and each takes back as many
+        drawn at random from everything uploaded, replacing its oldest (the paper's scheme)."""
+        if len(self.islands) < 2:
+            return
+        per_island = int(self.islands[0].stats[E.S_INDIVIDUALS])
+        due = per_island // self.cfg.run["migrate_every"]
+        if due <= self.migrations:
+            return
+        self.migrations = due
+        P = self.islands[0].size
+        k = self.cfg.run["migrants"] if self.cfg.run["migrants"] is not None else P // 2
+        k = min(k, P)
+        pool = []
+        for isl in self.islands:
+            slots = _choose(self.rng, P, k)
+            pool.append(isl.emigrants(slots))
+        pooled = [np.concatenate([p[j] for p in pool]) for j in range(4)]
+        total = pooled[0].shape[0]
+        for isl in self.islands:
+            pick = _choose(self.rng, total, k)
+            isl.immigrate(tuple(arr[pick] for arr in pooled))
+        self.run_dir.event("migration", experiment=self.experiment, individuals=per_island,
+                           migrants=k)
+
     def _after_sweep(self) -> None:
-        isl = self.island
-        n = int(isl.stats[E.S_INDIVIDUALS])
+        stats = self.stats()
+        n = int(stats[E.S_INDIVIDUALS])
         if self.last_progress < 0 or n >= self.last_progress + self.cfg.evolution["progress_every"]:
             self.last_progress = n
             snap = self.snapshot("evolve")
@@ -228,21 +288,32 @@ class Search:
                                elapsed=round(snap.elapsed, 3), mean=snap.mean, stdev=snap.stdev,
                                best=snap.best, canonical_hit_rate=round(snap.canonical_hit_rate, 4),
                                fec_hit_rate=round(snap.fec_hit_rate, 4),
-                               train_steps=int(isl.stats[E.S_TRAIN_STEPS]))
-        if isl.stats[E.S_TRAIN_STEPS] >= self.cfg.evolution["max_train_steps"] and self.phase == "evolve":
+                               train_steps=int(stats[E.S_TRAIN_STEPS]))
+        # The budget is per island (each is one reference process); checked between sweeps.
+        steps = min(int(isl.stats[E.S_TRAIN_STEPS]) for isl in self.islands)
+        if steps >= self.cfg.evolution["max_train_steps"] and self.phase == "evolve":
             self._end_experiment(stopping=False)
 
+    def _best_member(self) -> tuple[int, int, float]:
+        """(island, slot, fitness) of the best individual; first island and slot on ties."""
+        best = (0, 0, -1.0)
+        for i, isl in enumerate(self.islands):
+            slot = isl.pop.best_slot()
+            fit = float(isl.pop.fitness[slot])
+            if fit > best[2]:
+                best = (i, slot, fit)
+        return best
+
     def _check_new_best(self) -> None:
-        isl = self.island
-        slot = isl.pop.best_slot()
-        fit = float(isl.pop.fitness[slot])
+        i, slot, fit = self._best_member()
         if fit > self.best_search:
             self.best_search = fit
+            isl = self.islands[i]
             program = isl.pop.program(slot, self.cfg.memory)
-            self.lineage.mark_best(int(isl.pop.ids[slot]), program)
+            self.lineages[i].mark_best(int(isl.pop.ids[slot]), program)
             self.run_dir.event("new_best", experiment=self.experiment,
-                               individuals=int(isl.stats[E.S_INDIVIDUALS]), fitness=fit,
-                               id=int(isl.pop.ids[slot]), program=program.to_json())
+                               individuals=int(self.stats()[E.S_INDIVIDUALS]), fitness=fit,
+                               island=i, id=int(isl.pop.ids[slot]), program=program.to_json())
 
     def _out_of_time(self) -> bool:
         return self._stop_reason() is not None
@@ -268,9 +339,8 @@ class Search:
 
     # ---- experiment end, select and final ----------------------------------------------------
     def _candidate(self) -> Program:
-        isl = self.island
-        slot = isl.pop.best_slot()
-        return isl.pop.program(slot, self.cfg.memory)
+        i, slot, _ = self._best_member()
+        return self.islands[i].pop.program(slot, self.cfg.memory)
 
     def _select(self, program: Program) -> float:
         if not self.cfg.select_tasks:
@@ -284,29 +354,31 @@ class Search:
         return fitness
 
     def _end_experiment(self, *, stopping: bool, select: float | None = None) -> None:
-        isl = self.island
+        best_island, best_slot, search_fit = self._best_member()
         candidate = self._candidate()
-        search_fit = float(isl.pop.fitness.max())
         if select is None:
             select = self._select(candidate)
+        stats = self.stats()
         self.run_dir.event("experiment_end", experiment=self.experiment, search_fitness=search_fit,
-                           select_fitness=_finite(select), individuals=int(isl.stats[E.S_INDIVIDUALS]),
-                           train_steps=int(isl.stats[E.S_TRAIN_STEPS]),
-                           stats=dict(zip(E.STAT_NAMES, (int(x) for x in isl.stats))))
+                           select_fitness=_finite(select), individuals=int(stats[E.S_INDIVIDUALS]),
+                           train_steps=int(stats[E.S_TRAIN_STEPS]),
+                           stats=dict(zip(E.STAT_NAMES, (int(x) for x in stats))))
         score = select if np.isfinite(select) else search_fit
         if self.best is None or score >= self.best["score"]:
             self.best = {"score": score, "select_fitness": _finite(select), "search_fitness": search_fit,
                          "experiment": self.experiment, "program": candidate.to_json(),
                          "individuals": self.total_individuals, "elapsed": round(self.elapsed(), 3)}
             self.run_dir.save_best(self._best_program())
-            self.run_dir.save_json(self.run_dir.lineage_path, self.lineage.chain_json(
-                int(isl.pop.ids[isl.pop.best_slot()])))
+            best_isl = self.islands[best_island]
+            self.run_dir.save_json(self.run_dir.lineage_path, self.lineages[best_island].chain_json(
+                int(best_isl.pop.ids[best_slot])))
         sufficient = self.cfg.experiment["sufficient_fitness"]
         max_exp = self.cfg.experiment["max_experiments"]
         solved = sufficient is not None and self.best["score"] > sufficient
         self.experiment += 1
         if stopping or solved or (max_exp and self.experiment >= max_exp):
             self.phase = "final"
+            self._close_islands()
         else:
             self.phase = "start"
 
@@ -354,11 +426,11 @@ class Search:
 
     # ---- progress snapshot -------------------------------------------------------------------
     def snapshot(self, phase: str) -> Snapshot:
-        isl = self.island
-        st = isl.stats
+        st = self.stats()
         n = int(st[E.S_INDIVIDUALS])
-        filled = isl.initialized if phase == "init" else isl.size
-        f = isl.pop.fitness[:filled] if filled else np.zeros(1)
+        filled = self.islands[0].initialized if phase == "init" else self.islands[0].size
+        f = (np.concatenate([isl.pop.fitness[:filled] for isl in self.islands]) if filled
+             else np.zeros(1))
         mean = float(f.mean())
         stdev = float(np.sqrt(max(float((f * f).mean()) - mean * mean, 0.0)))
         fec_total = st[E.S_FEC_HITS] + st[E.S_FEC_MISSES]
@@ -371,20 +443,22 @@ class Search:
                         st[E.S_HURDLE_STOPS] / max(st[E.S_HURDLE_TESTS], 1), phase)
 
     def _report(self, phase: str) -> None:
-        if self.opts.progress:
+        if self.opts.progress and self.islands:
             self.opts.progress(self.snapshot(phase))
 
     # ---- checkpoints -------------------------------------------------------------------------
     def save_checkpoint(self) -> None:
         arrays = {"rng": self.rng}
-        if self.island is not None and self.phase in ("init", "evolve"):
-            arrays.update(self.island.state("island0_"))
+        if self.islands and self.phase in ("init", "evolve"):
+            for i, isl in enumerate(self.islands):
+                arrays.update(isl.state(f"island{i}_"))
         info = {"experiment": self.experiment, "phase": self.phase, "last_progress": self.last_progress,
                 "best_search": self.best_search, "early_checked": self.early_checked,
                 "best": self.best, "total_individuals": self.total_individuals,
                 "elapsed": self.elapsed(), "events": self.run_dir.event_count, "seed": self.seed,
                 "search_specs": [_spec_json(s) for s in self.search_specs],
-                "lineage": self.lineage.to_json(), "done": self.done}
+                "lineages": [lin.to_json() for lin in self.lineages], "done": self.done,
+                "workers": self.workers, "migrations": self.migrations}
         self.run_dir.sync()
         ckpt.save(self.run_dir.checkpoint_path, arrays, json.loads(json.dumps(info, default=_np)))
         self.last_checkpoint = time.monotonic()
@@ -404,14 +478,43 @@ class Search:
         self.elapsed_before = info["elapsed"]
         self.seed = info["seed"]
         self.search_specs = [TaskSpec(**d) for d in info["search_specs"]]
-        self.lineage = Lineage.from_json(info["lineage"])
+        if info["workers"] != self.workers:
+            raise ConfigError(f"this run used --workers {info['workers']}; resume it with the "
+                              f"same number (results depend on it)")
+        self.migrations = info["migrations"]
         if self.phase in ("init", "evolve"):
-            tasks = build_task_list(self.search_specs, "search_tasks")
-            self.island = Island(self.cfg, self.mutator, self.init_program, tasks, self.settings,
-                                 seed=0, batch_size=self.batch_size)
-            self.island.restore(arrays, "island0_")
+            self._new_islands([0] * self.workers)
+            for i, isl in enumerate(self.islands):
+                isl.restore(arrays, f"island{i}_")
+        self.lineages = [Lineage.from_json(doc) for doc in info["lineages"]]
         self.run_dir.start_events(info["events"])
         self.run_dir.event("resumed", experiment=self.experiment, individuals=self.total_individuals)
+
+
+def _on_all(islands, method: str, *args) -> None:
+    """Call ``method`` on every island; process-backed islands work in parallel."""
+    for isl in islands:
+        start = getattr(isl, "start", None)
+        if start:
+            start(method, *args)
+        else:
+            getattr(isl, method)(*args)
+    for isl in islands:
+        finish = getattr(isl, "finish", None)
+        if finish:
+            finish()
+
+
+def _choose(rng, n: int, k: int) -> np.ndarray:
+    """k distinct indices out of n, drawn from the search's own random stream."""
+    from azcompile.rng import next_int
+
+    pool = list(range(n))
+    out = []
+    for _ in range(k):
+        j = next_int(rng, len(pool))
+        out.append(pool.pop(j))
+    return np.array(out, dtype=np.int64)
 
 
 def _finite(x):

@@ -10,6 +10,7 @@ from azcompile.rng import new_state
 from . import evaluator as E
 from . import fec
 from .evolution import STRATEGIES, BatchLog, evolve_literal, initialize_literal
+from .mutator import MIGRATED
 from .population import Population
 
 _CACHE_FIELDS = ("keys", "values", "hits", "prev", "next", "chain", "heads", "state")
@@ -67,6 +68,31 @@ class Island:
             self.child, self.tasks, self.ws, self.fec_cache, self.canon_cache, self.hurdle,
             self.ecfg, self.fcfg, self.stats, self.rng, self.log.arrays(),
             self.memory.scalars, self.memory.vectors, self.memory.matrices, self.memory.features)))
+
+    # --- migration ---------------------------------------------------------------------------
+    def emigrants(self, slots) -> tuple:
+        """Copies of the members in ``slots``: (code, data, size, fitness)."""
+        slots = np.asarray(slots, dtype=np.int64)
+        p = self.pop
+        return (p.code[slots].copy(), p.data[slots].copy(), p.size[slots].copy(),
+                p.fitness[slots].copy())
+
+    def immigrate(self, members) -> None:
+        """Replace the oldest members with arrivals, which become the newest (the ring's
+        cursor moves past them).  Fitness travels with them: islands share their tasks."""
+        code, data, size, fitness = members
+        p = self.pop
+        for k in range(len(fitness)):
+            i = (self.cursor + k) % self.size
+            p.code[i] = code[k]
+            p.data[i] = data[k]
+            p.size[i] = size[k]
+            p.fitness[i] = fitness[k]
+            p.ids[i] = self.next_id[0]
+            p.parents[i] = -1
+            p.mutations[i] = MIGRATED
+            self.next_id[0] += 1
+        self.cursor = (self.cursor + len(fitness)) % self.size
 
     # --- checkpoint state -----------------------------------------------------------------
     def state(self, prefix: str) -> dict:

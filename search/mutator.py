@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from azcompile.ops import DATA_KIND_CODE, OP_ARRAYS, lookup
-from azcompile.rng import next_float, next_gaussian, next_int
+from azcompile.rng import next_float, next_gaussian, next_int, next_u64
 
 ALTER_PARAM = 0
 RANDOMIZE_INSTRUCTION = 1
@@ -27,13 +27,15 @@ REMOVE_INSTRUCTION = 5
 TRADE_INSTRUCTION = 6
 RANDOMIZE_ALGORITHM = 7
 NOT_MUTATED = -1
+MIGRATED = -2             # arrived from another island (lineage only)
 MUTATION_NAMES = {
     "alter_param": ALTER_PARAM, "randomize_instruction": RANDOMIZE_INSTRUCTION,
     "randomize_component_function": RANDOMIZE_COMPONENT_FUNCTION, "identity": IDENTITY,
     "insert_instruction": INSERT_INSTRUCTION, "remove_instruction": REMOVE_INSTRUCTION,
     "trade_instruction": TRADE_INSTRUCTION, "randomize_algorithm": RANDOMIZE_ALGORITHM,
 }
-MUTATION_LABELS = {v: k for k, v in MUTATION_NAMES.items()} | {NOT_MUTATED: "none (copy)"}
+MUTATION_LABELS = {v: k for k, v in MUTATION_NAMES.items()} | {NOT_MUTATED: "none (copy)",
+                                                               MIGRATED: "migration"}
 
 _IN1 = OP_ARRAYS["in1_kind"]
 _IN2 = OP_ARRAYS["in2_kind"]
@@ -78,6 +80,13 @@ def _f32(x):
 
 
 @njit(cache=True, inline="always")
+def _unit_f32(rng):
+    """A float32 value uniform in [0, 1), as Abseil's Uniform<float>(0, 1): 24 random bits.
+    (Rounding a double draw to float32 could give 1.0, an index one past the end.)"""
+    return float(next_u64(rng) >> np.uint64(40)) * 5.9604644775390625e-08
+
+
+@njit(cache=True, inline="always")
 def _uniform(rng, low, high):
     return low + (high - low) * next_float(rng)
 
@@ -104,15 +113,15 @@ def _randomize_data(rng, op, d):
     if kind == _SCALAR_CONST:
         d[0] = _open_uniform(rng, -1.0, 1.0)
     elif kind == _VECTOR_CONST:
-        d[1] = _f32(next_float(rng))
+        d[1] = _unit_f32(rng)
         d[2] = _f32(_uniform(rng, -1.0, 1.0))
     elif kind == _MATRIX_CONST:
-        d[1] = _f32(next_float(rng))
-        d[2] = _f32(next_float(rng))
+        d[1] = _unit_f32(rng)
+        d[2] = _unit_f32(rng)
         d[3] = _f32(_uniform(rng, -1.0, 1.0))
     elif kind == _GAUSSIAN:
         d[1] = _f32(_uniform(rng, -1.0, 1.0))
-        d[2] = _f32(next_float(rng))
+        d[2] = _unit_f32(rng)
     elif kind == _UNIFORM:
         d[1] = _f32(_uniform(rng, -1.0, 1.0))
         d[2] = _f32(_uniform(rng, -1.0, 1.0))
@@ -155,15 +164,15 @@ def _alter_data(rng, op, d):
         d[0] = _flip_or_jitter(rng, d[0])
     elif kind == _VECTOR_CONST:
         if next_int(rng, 2) == 0:
-            d[1] = _f32(next_float(rng))
+            d[1] = _unit_f32(rng)
         else:
             d[2] = _f32(_flip_or_jitter(rng, d[2]))
     elif kind == _MATRIX_CONST:
         choice = next_int(rng, 3)
         if choice == 0:
-            d[1] = _f32(next_float(rng))
+            d[1] = _unit_f32(rng)
         elif choice == 1:
-            d[2] = _f32(next_float(rng))
+            d[2] = _unit_f32(rng)
         else:
             d[3] = _f32(_flip_or_jitter(rng, d[3]))
     elif kind == _GAUSSIAN:

@@ -152,3 +152,18 @@ def test_max_individuals_stops_and_still_reports(tmp_path):
     kinds = [e["event"] for e in events_without_timing(out)]
     assert "stopped" in kinds and kinds[-1] == "final"
     assert "Final evaluation fitness" in proc.stdout
+
+
+def test_two_workers_reproduce_and_migrate(tmp_path):
+    """Islands in two processes meet at synchronous barriers: a fixed seed and worker count
+    give the same run, and migrations happen."""
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        azc("search", TINY, "--out", out, "--plain", "--seed", 5, "--workers", 2)
+        runs.append(out)
+    first = events_without_timing(runs[0])
+    assert first == events_without_timing(runs[1])
+    assert any(e["event"] == "migration" for e in first)
+    assert {e.get("island") for e in first if e["event"] == "new_best"} <= {0, 1}
+    assert best_without_timing(runs[0]) == best_without_timing(runs[1])
