@@ -159,5 +159,138 @@ def ops_command():
         click.echo(f"{op.id:3d}  {op.name:28s} {kinds:8s} {op.show}")
 
 
+@main.command("bench")
+@click.option("--quick", is_flag=True, help="Shorter fixed-time measurements (under 5 minutes).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default="bench.json",
+              show_default=True, help="Where to write the figures as JSON.")
+def bench_command(quick, json_path):
+    """Measure speed: evaluation per tier, compile and load, demo throughput, time to solve,
+    the nonlinear test, worker scaling."""
+    from .bench import format_results, run_suite
+
+    results = run_suite(quick, Path(json_path), echo=lambda m: click.echo(m, err=True))
+    click.echo(format_results(results))
+    click.echo(f"(figures written to {json_path})")
+
+
+def _load_program(path):
+    """A program from PROGRAM.json or a run directory (its best_program.json)."""
+    from azcompile.program import load
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best_program.json"
+        if not path.exists():
+            raise ProgramError(f"{path.parent} has no best_program.json (is it a run directory?)")
+    return load(path)
+
+
+@main.command("evaluate")
+@click.argument("program", type=click.Path(exists=True))
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--engine", type=click.Choice(["interp", "compiled", "auto"]), default="auto",
+              show_default=True)
+@click.option("--tasks", "which", type=click.Choice(["search", "select", "final", "all"]),
+              default="all", show_default=True, help="Which task lists of the config to use.")
+@click.option("--seed", type=click.IntRange(0, 2 ** 63), default=0, show_default=True,
+              help="Seed of the random ops' stream.")
+def evaluate_command(program, config, engine, which, seed):
+    """Fitness of PROGRAM (a .json file or a run directory) on the tasks of CONFIG.toml."""
+    from . import config as config_mod
+    from .config import build_task_list
+    from .evaluator import evaluate_on_tasks
+
+    try:
+        prog = _load_program(program)
+        cfg = config_mod.load(config)
+        if prog.memory.features != cfg.features:
+            raise ConfigError(f"the program has {prog.memory.features} features but the config's "
+                              f"tasks have {cfg.features}")
+        lists = ("search", "select", "final") if which == "all" else (which,)
+        for name in lists:
+            specs = getattr(cfg, f"{name}_tasks")
+            if not specs:
+                continue
+            tasks = build_task_list(specs, f"{name}_tasks")
+            mean, per_task = evaluate_on_tasks(prog, tasks, seed=seed, engine_name=engine,
+                                               max_abs_error=cfg.evolution["max_abs_error"])
+            click.echo(f"{name:7s} {len(tasks):4d} tasks  mean fitness {mean:.6f}  "
+                       f"min {min(per_task):.6f}  max {max(per_task):.6f}")
+    except USER_ERRORS as exc:
+        fail(exc)
+
+
+@main.command("lineage")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--best", is_flag=True, default=True, help="The chain that led to the best program.")
+@click.option("--all-steps", is_flag=True, help="Show every ancestor, not only improvements.")
+def lineage_command(run_dir, best, all_steps):
+    """The chain of improvements that led to the best program: fitness, mutation and the
+    change of the canonical program at each step."""
+    from .lineage_view import render_chain
+
+    try:
+        click.echo(render_chain(Path(run_dir), improvements_only=not all_steps))
+    except USER_ERRORS as exc:
+        fail(exc)
+
+
+@main.command("plot")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="progress.png",
+              show_default=True)
+def plot_command(run_dir, output):
+    """Draw best and mean population fitness over individuals evaluated (needs matplotlib)."""
+    from .plot import plot_run
+
+    try:
+        plot_run(Path(run_dir), Path(output))
+        click.echo(f"wrote {output}")
+    except USER_ERRORS as exc:
+        fail(exc)
+
+
+@main.command("baseline")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--program", "programs", multiple=True,
+              help="Also score this program (a .json file or run directory) beside the baselines.")
+@click.option("--split", type=click.Choice(["valid", "test"]), default="valid", show_default=True)
+def baseline_command(config, programs, split):
+    """The paper's baselines (logistic regression, 2-layer MLP) with learning rates tuned on
+    the search tasks, scored on the select tasks (or the search tasks if there are none)."""
+    from . import config as config_mod
+    from .baselines import baseline_report, format_report
+    from .config import build_task_list
+    from .evaluator import evaluate_on_tasks
+
+    try:
+        cfg = config_mod.load(config)
+        tune = build_task_list(cfg.search_tasks, "search_tasks")
+        specs = cfg.select_tasks or cfg.search_tasks
+        held_out = build_task_list(specs, "select_tasks")
+        rows = baseline_report(tune, held_out, split=split)
+        click.echo(format_report(rows))
+        for path in programs:
+            prog = _load_program(path)
+            mean, per_task = evaluate_on_tasks(prog, held_out, seed=0)
+            click.echo(f"{Path(path).name:<22}{'-':>10}{mean:>9.4f}{min(per_task):>9.4f}"
+                       f"{max(per_task):>9.4f}  {len(per_task)}")
+    except USER_ERRORS as exc:
+        fail(exc)
+
+
+def _register_inspection_commands():
+    """``azc export`` and ``azc show`` live in search.inspect_cli."""
+    try:
+        from .inspect_cli import export_command, show_command
+    except ImportError:  # the module is optional only while it is being written
+        return
+    main.add_command(export_command, "export")
+    main.add_command(show_command, "show")
+
+
+_register_inspection_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

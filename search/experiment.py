@@ -313,7 +313,7 @@ class Search:
             self.lineages[i].mark_best(int(isl.pop.ids[slot]), program)
             self.run_dir.event("new_best", experiment=self.experiment,
                                individuals=int(self.stats()[E.S_INDIVIDUALS]), fitness=fit,
-                               island=i, id=int(isl.pop.ids[slot]), program=program.to_json())
+                               elapsed=round(self.elapsed(), 3), island=i, id=int(isl.pop.ids[slot]), program=program.to_json())
 
     def _out_of_time(self) -> bool:
         return self._stop_reason() is not None

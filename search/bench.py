@@ -1,0 +1,342 @@
+"""``azc bench``: the performance suite, printed as a table and written as JSON.
+
+Figures:
+  machine              CPU model, cores, Python / numba / numpy versions
+  eval_us              microseconds per program evaluation on 4/8/16-feature tasks with
+                       100 and 1000 examples, interpreted and compiled
+  compile              numba compile time per candidate, and its load time from the disk
+                       cache in a new process
+  export               time to export a program as a standalone module
+  demo_throughput      the demo config on one worker: individuals/s, executed train steps/s,
+                       canonical-cache and FEC hit rates, where the time goes
+  time_to_solve        the demo, seeds 1-5: seconds until select fitness > 0.9999, with the
+                       reference's experiment semantics and with the early select check
+  nonlinear            the reference's nonlinear integration test config
+  scaling              the demo with 1 and 2 workers: individuals/s and the ratio
+
+Searches run as ``azc search`` subprocesses, two at a time on a 2-core machine (one core each),
+so every figure is per core.  ``--quick`` shortens only the fixed-time measurements.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _examples_dir() -> Path:
+    """examples/ in a source checkout, else the copy installed beside the package."""
+    for cand in (EXAMPLES, Path(sys.prefix) / "share" / "azcompile" / "examples"):
+        if (cand / "demo.toml").exists():
+            return cand
+    raise FileNotFoundError("examples/demo.toml not found: run azc bench from a source checkout")
+
+
+# ---- machine -----------------------------------------------------------------------------------
+
+def machine() -> dict:
+    import numba
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
+            "numba": numba.__version__, "numpy": np.__version__, "platform": platform.platform()}
+
+
+# ---- per-program evaluation time ---------------------------------------------------------------
+
+def _linear_program(F):
+    from azcompile.program import Memory, Program, instructions
+
+    return Program(
+        setup=instructions([("SCALAR_CONST_SET_OP", 0, 0, 2, (0.01,))]),
+        predict=instructions([("VECTOR_INNER_PRODUCT_OP", 0, 1, 1)]),
+        learn=instructions([("SCALAR_DIFF_OP", 0, 1, 3), ("SCALAR_PRODUCT_OP", 3, 2, 3),
+                            ("SCALAR_VECTOR_PRODUCT_OP", 3, 0, 2), ("VECTOR_SUM_OP", 1, 2, 1)]),
+        memory=Memory(4, 3, 1, F))
+
+
+def _nn_program(F):
+    from azcompile.program import Memory
+
+    from .initial import neural_net
+
+    return neural_net(Memory(5, 9, 2, F))
+
+
+def _time_calls(fn, min_seconds):
+    fn()
+    n, start = 0, time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds and n >= 5:
+            return elapsed / n
+
+
+def eval_times(quick: bool) -> list[dict]:
+    """Per-program evaluation time from Python (the engine API) in both tiers."""
+    from azcompile import engine
+    from azcompile.jit_cache import KernelCache
+
+    rows = []
+    cache = KernelCache(tempfile.mkdtemp(prefix="azc-bench-"))
+    for name, make in (("linear_regression", _linear_program), ("neural_net", _nn_program)):
+        for F in (4, 8, 16):
+            for n in (100, 1000):
+                rng = np.random.default_rng(0)
+                w = rng.standard_normal(F)
+                xtr, xva = rng.standard_normal((n, F)), rng.standard_normal((100, F))
+                prog = make(F)
+                row = {"program": name, "features": F, "train_examples": n, "valid_examples": 100}
+                for tier in ("interp", "compiled"):
+                    def call(tier=tier):
+                        engine.run(prog, xtr, xtr @ w, xva, xva @ w, engine=tier, cache=cache)
+                    row[f"{tier}_us"] = round(_time_calls(call, 0.2 if quick else 1.0) * 1e6, 1)
+                rows.append(row)
+    return rows
+
+
+_LOAD_SCRIPT = """
+import sys, time
+t = time.perf_counter()
+from azcompile import engine, jit_cache
+import numpy as np
+sys.path.insert(0, {root!r})
+from search.bench import _linear_program
+prog = _linear_program(4)
+rng = np.random.default_rng(0)
+x = rng.standard_normal((100, 4))
+cache = jit_cache.KernelCache({cache!r})
+t0 = time.perf_counter()
+engine.run(prog, x, x[:, 0], x, x[:, 0], engine="compiled", cache=cache)
+print(time.perf_counter() - t0)
+"""
+
+
+def compile_times() -> dict:
+    """Compile a few fresh candidates, then load one from the disk cache in a new process."""
+    from azcompile import engine
+    from azcompile.jit_cache import KernelCache
+
+    root = tempfile.mkdtemp(prefix="azc-bench-compile-")
+    cache = KernelCache(root)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((100, 4))
+    times = []
+    for k in range(3):
+        prog = _linear_program(4)
+        # Distinct candidates: change the learning-rate constant.
+        from azcompile.program import Instruction
+
+        lr = Instruction.make("SCALAR_CONST_SET_OP", out=2, data=(0.01 * (k + 2),))
+        prog = prog.with_components((lr,), prog.predict, prog.learn)
+        start = time.perf_counter()
+        engine.run(prog, x, x[:, 0], x, x[:, 0], engine="compiled", cache=cache)
+        times.append(time.perf_counter() - start)
+    # The first linear program (lr 0.01) is compiled here, then loaded by a new process.
+    engine.run(_linear_program(4), x, x[:, 0], x, x[:, 0], engine="compiled", cache=cache)
+    script = _LOAD_SCRIPT.format(root=str(Path(__file__).resolve().parent.parent), cache=root)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=dict(os.environ), timeout=300)
+    load = float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
+    return {"compile_s_per_candidate": round(float(np.mean(times)), 3),
+            "compile_s_each": [round(t, 3) for t in times],
+            "disk_cache_load_s_new_process": None if load is None else round(load, 4)}
+
+
+def export_time() -> dict:
+    try:
+        from azcompile.export import export_program
+    except ImportError as exc:
+        return {"error": f"export unavailable: {exc}"}
+    prog = _nn_program(4)
+    start = time.perf_counter()
+    export_program(prog)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    export_program(prog)
+    return {"export_s_first": round(first, 3), "export_s": round(time.perf_counter() - start, 3)}
+
+
+# ---- searches in subprocesses ---------------------------------------------------------------
+
+def run_search(config: Path, out: Path, *args) -> dict:
+    """One ``azc search`` run; returns its final event and its progress events."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "search.cli", "search", str(config), "--out",
+                           str(out), "--plain", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=7200)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
+    events = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
+    final = next(e for e in reversed(events) if e["event"] == "final")
+    ends = [e for e in events if e["event"] == "experiment_end"]
+    stats = {}
+    for e in ends:
+        for k, v in e["stats"].items():
+            stats[k] = stats.get(k, 0) + v
+    return {"wall_s": round(wall, 2), "elapsed_s": final["elapsed"], "final": final,
+            "experiments": final["experiments"], "individuals": final["individuals"],
+            "stats": stats, "events": events}
+
+
+def _parallel(jobs, width=2):
+    with ThreadPoolExecutor(max_workers=width) as pool:
+        return list(pool.map(lambda job: job(), jobs))
+
+
+def time_to_solve(seeds, early: bool, workdir: Path, cap_s: float) -> dict:
+    demo = _examples_dir() / "demo.toml"
+    config = demo
+    if early:
+        config = workdir / "demo_early.toml"
+        config.write_text(demo.read_text().replace("early_select = false", "early_select = true"))
+    jobs = [lambda s=s: run_search(config, workdir / f"tts_{'early' if early else 'ref'}_{s}",
+                                   "--seed", s, "--max-time", cap_s) for s in seeds]
+    rows = []
+    for seed, res in zip(seeds, _parallel(jobs)):
+        if "error" in res:
+            rows.append({"seed": seed, "error": res["error"]})
+            continue
+        sel = res["final"]["select_fitness"]
+        solved = sel is not None and sel > 0.9999
+        rows.append({"seed": seed, "solved": solved, "seconds": res["elapsed_s"],
+                     "experiments": res["experiments"], "individuals": res["individuals"],
+                     "final_fitness": res["final"]["final_fitness"],
+                     "individuals_per_s": round(res["individuals"] / max(res["elapsed_s"], 1e-9))})
+    solved = [r["seconds"] for r in rows if r.get("solved")]
+    return {"runs": rows, "median_s": round(float(np.median(solved)), 1) if len(solved) == len(rows) else None,
+            "solved": f"{len(solved)}/{len(rows)}"}
+
+
+def demo_throughput(workdir: Path, seconds: float) -> dict:
+    res = run_search(_examples_dir() / "demo.toml", workdir / "throughput", "--seed", 1,
+                     "--max-time", seconds)
+    if "error" in res:
+        return res
+    st = res["stats"]
+    n = max(res["individuals"], 1)
+    el = res["elapsed_s"]
+    fec_total = max(st.get("fec_hits", 0) + st.get("fec_misses", 0), 1)
+    return {"seconds": el, "individuals": res["individuals"],
+            "individuals_per_s": round(n / el), "executed_train_steps_per_s":
+            round(st.get("executed_train_steps", 0) / el),
+            "reference_accounted_train_steps_per_s": round(st.get("train_steps", 0) / el),
+            "canonical_hit_rate": round(st.get("canonical_hits", 0) / n, 3),
+            "fec_hit_rate": round(st.get("fec_hits", 0) / fec_total, 3),
+            "evaluated_fraction": round(st.get("evaluations", 0) / n, 3)}
+
+
+def nonlinear(workdir: Path, cap_s: float) -> dict:
+    res = run_search(_examples_dir() / "nonlinear.toml", workdir / "nonlinear", "--max-time", cap_s)
+    if "error" in res:
+        return res
+    first = next((e for e in res["events"] if e["event"] == "new_best" and e["fitness"] > 0.9999), None)
+    return {"seconds": res["elapsed_s"], "individuals": res["individuals"],
+            "individuals_per_s": round(res["individuals"] / max(res["elapsed_s"], 1e-9)),
+            "best_search_fitness": res["final"]["search_fitness"],
+            "final_fitness": res["final"]["final_fitness"],
+            "individuals_to_0.9999": first["individuals"] if first else None,
+            "seconds_to_0.9999": first["elapsed"] if first and "elapsed" in first else None}
+
+
+def scaling(workdir: Path, seconds: float) -> dict:
+    out = {}
+    for workers in (1, 2):
+        res = run_search(_examples_dir() / "demo.toml", workdir / f"scale_{workers}", "--seed", 3,
+                         "--workers", workers, "--max-time", seconds)
+        if "error" in res:
+            out[f"workers_{workers}"] = res
+            continue
+        out[f"workers_{workers}"] = round(res["individuals"] / res["elapsed_s"])
+    if all(isinstance(out.get(f"workers_{w}"), int) for w in (1, 2)):
+        out["ratio"] = round(out["workers_2"] / out["workers_1"], 2)
+    return out
+
+
+# ---- the suite -----------------------------------------------------------------------------
+
+def run_suite(quick: bool, json_path: Path | None, echo=print) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix="azc-bench-runs-"))
+    results = {"quick": quick, "machine": machine()}
+    steps = [
+        ("eval_us", lambda: eval_times(quick)),
+        ("compile", compile_times),
+        ("export", export_time),
+        ("demo_throughput", lambda: demo_throughput(workdir, 15 if quick else 60)),
+        ("time_to_solve_reference", lambda: time_to_solve([1, 2, 3, 4, 5], False, workdir,
+                                                          300 if quick else 1800)),
+        ("time_to_solve_early_select", lambda: time_to_solve([1, 2, 3, 4, 5], True, workdir,
+                                                             300 if quick else 1800)),
+        ("nonlinear", lambda: nonlinear(workdir, 20 if quick else 120)),
+        ("scaling", lambda: scaling(workdir, 10 if quick else 60)),
+    ]
+    for name, step in steps:
+        start = time.perf_counter()
+        echo(f"bench: {name} ...")
+        results[name] = step()
+        results[name + "_bench_s"] = round(time.perf_counter() - start, 1)
+    if json_path:
+        json_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    return results
+
+
+def format_results(r: dict) -> str:
+    lines = []
+    m = r["machine"]
+    lines.append(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
+                 f"numba {m['numba']}, numpy {m['numpy']}")
+    lines.append("")
+    lines.append("per-program evaluation (us, from Python)   interp   compiled")
+    for row in r["eval_us"]:
+        lines.append(f"  {row['program']:18s} F={row['features']:<2d} n={row['train_examples']:<5d}"
+                     f"   {row['interp_us']:9.1f} {row['compiled_us']:9.1f}")
+    c = r["compile"]
+    lines.append(f"numba compile per candidate: {c['compile_s_per_candidate']} s; "
+                 f"disk-cache load in a new process: {c['disk_cache_load_s_new_process']} s")
+    e = r["export"]
+    if "export_s" in e:
+        lines.append(f"export: {e['export_s']} s per module (first {e['export_s_first']} s)")
+    d = r["demo_throughput"]
+    if "error" not in d:
+        lines.append(f"demo, 1 worker: {d['individuals_per_s']:,} individuals/s, "
+                     f"{d['executed_train_steps_per_s']:,} executed train steps/s "
+                     f"({d['reference_accounted_train_steps_per_s']:,}/s as the reference counts), "
+                     f"canonical hits {d['canonical_hit_rate']:.0%}, FEC hits {d['fec_hit_rate']:.0%}")
+    for key, label in (("time_to_solve_reference", "reference semantics"),
+                       ("time_to_solve_early_select", "early select")):
+        t = r[key]
+        runs = ", ".join(f"seed {x['seed']}: {x['seconds']:.1f}s" + ("" if x.get("solved") else " (unsolved)")
+                         for x in t["runs"] if "seconds" in x)
+        lines.append(f"time to solve ({label}): {runs}; median {t['median_s']} s; solved {t['solved']}")
+    n = r["nonlinear"]
+    if "error" not in n:
+        lines.append(f"nonlinear: {n['individuals_per_s']:,} individuals/s, best search fitness "
+                     f"{n['best_search_fitness']:.6f}, final {n['final_fitness']}, "
+                     f"individuals to 0.9999: {n['individuals_to_0.9999']}")
+    s = r["scaling"]
+    lines.append(f"scaling: 1 worker {s.get('workers_1')}/s, 2 workers {s.get('workers_2')}/s, "
+                 f"ratio {s.get('ratio')}")
+    return "\n".join(lines)
