@@ -31,15 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+def _example(name: str, workdir: Path, edit=None) -> Path:
+    """A bundled example config written into the bench's work folder (optionally edited)."""
+    from .config import bundled_examples
 
-
-def _examples_dir() -> Path:
-    """examples/ in a source checkout, else the copy installed beside the package."""
-    for cand in (EXAMPLES, Path(sys.prefix) / "share" / "azcompile" / "examples"):
-        if (cand / "demo.toml").exists():
-            return cand
-    raise FileNotFoundError("examples/demo.toml not found: run azc bench from a source checkout")
+    text = bundled_examples()[name]
+    path = workdir / f"{name}{'_edited' if edit else ''}.toml"
+    path.write_text(edit(text) if edit else text)
+    return path
 
 
 # ---- machine -----------------------------------------------------------------------------------
@@ -208,11 +207,8 @@ def _parallel(jobs, width=2):
 
 
 def time_to_solve(seeds, early: bool, workdir: Path, cap_s: float) -> dict:
-    demo = _examples_dir() / "demo.toml"
-    config = demo
-    if early:
-        config = workdir / "demo_early.toml"
-        config.write_text(demo.read_text().replace("early_select = false", "early_select = true"))
+    config = _example("demo", workdir, (lambda t: t.replace("early_select = false",
+                                                            "early_select = true")) if early else None)
     jobs = [lambda s=s: run_search(config, workdir / f"tts_{'early' if early else 'ref'}_{s}",
                                    "--seed", s, "--max-time", cap_s) for s in seeds]
     rows = []
@@ -232,7 +228,7 @@ def time_to_solve(seeds, early: bool, workdir: Path, cap_s: float) -> dict:
 
 
 def demo_throughput(workdir: Path, seconds: float) -> dict:
-    res = run_search(_examples_dir() / "demo.toml", workdir / "throughput", "--seed", 1,
+    res = run_search(_example("demo", workdir), workdir / "throughput", "--seed", 1,
                      "--max-time", seconds)
     if "error" in res:
         return res
@@ -250,7 +246,7 @@ def demo_throughput(workdir: Path, seconds: float) -> dict:
 
 
 def nonlinear(workdir: Path, cap_s: float) -> dict:
-    res = run_search(_examples_dir() / "nonlinear.toml", workdir / "nonlinear", "--max-time", cap_s)
+    res = run_search(_example("nonlinear", workdir), workdir / "nonlinear", "--max-time", cap_s)
     if "error" in res:
         return res
     first = next((e for e in res["events"] if e["event"] == "new_best" and e["fitness"] > 0.9999), None)
@@ -265,7 +261,7 @@ def nonlinear(workdir: Path, cap_s: float) -> dict:
 def scaling(workdir: Path, seconds: float) -> dict:
     out = {}
     for workers in (1, 2):
-        res = run_search(_examples_dir() / "demo.toml", workdir / f"scale_{workers}", "--seed", 3,
+        res = run_search(_example("demo", workdir), workdir / f"scale_{workers}", "--seed", 3,
                          "--workers", workers, "--max-time", seconds)
         if "error" in res:
             out[f"workers_{workers}"] = res

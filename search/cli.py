@@ -78,8 +78,10 @@ def main():
 @click.option("--checkpoint-every", type=click.FloatRange(min=0), default=None,
               help="Seconds between checkpoints (default: the config's run.checkpoint_seconds).")
 @click.option("--plain", is_flag=True, default=None, help="Log lines instead of the live panel.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder with MNIST / Fashion-MNIST / CIFAR-10 files (overrides data_dir).")
 def search_command(config, seed, workers, out, resume, engine, max_time, max_individuals,
-                   checkpoint_every, plain):
+                   checkpoint_every, plain, data_dir):
     """Search for an algorithm as CONFIG.toml describes; with --resume, continue a run."""
     from . import config as config_mod
     from .experiment import RunOptions, Search
@@ -97,6 +99,8 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
                 raise ConfigError("give a CONFIG.toml to start a search, or --resume RUN_DIR")
             cfg = config_mod.load(config)
             run_dir = Path(out) if out else _default_out(cfg)
+        if data_dir:
+            config_mod.override_data_dir(cfg, data_dir)
         if workers is not None:
             cfg.run["workers"] = workers
         if cfg.run["workers"] == 0:          # 0 = one island per core

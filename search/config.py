@@ -250,6 +250,12 @@ def _task_spec(where, raw) -> TaskSpec:
             values[key] = check(f"{where}.{key}", value) if check else value
         else:
             options[key] = value
+    from .tasks import TASK_EVAL_TYPES
+
+    if "eval_type" not in values and values.get("type") in TASK_EVAL_TYPES:
+        # Each task type has a natural eval type (binary tasks: accuracy, ...).
+        natural = TASK_EVAL_TYPES[values["type"]][0]
+        values["eval_type"] = next(k for k, v in EVAL_TYPES.items() if v == natural)
     for key, (_, default) in known.items():
         if key not in values:
             if default is REQUIRED:
@@ -345,8 +351,35 @@ def _check_consistency(cfg: Config) -> None:
         raise ConfigError("experiment.sufficient_fitness needs [[select_tasks]] to check candidates on")
 
 
+def override_data_dir(cfg: Config, data_dir: str) -> None:
+    """``--data-dir``: where every file-backed dataset of the config is read from."""
+    for specs in (cfg.search_tasks, cfg.select_tasks, cfg.final_tasks):
+        for spec in specs:
+            if spec.options.get("dataset") not in (None, "digits") and "path" not in spec.options:
+                spec.options["data_dir"] = str(data_dir)
+
+
+def bundled_examples() -> dict[str, str]:
+    """Example configs shipped with the package: name -> TOML text."""
+    from importlib import resources
+
+    try:
+        root = resources.files("search.examples")
+    except ModuleNotFoundError:
+        root = Path(__file__).resolve().parent.parent / "examples"
+    return {p.name[:-5]: p.read_text(encoding="utf-8") for p in root.iterdir()
+            if p.name.endswith(".toml")}
+
+
 def load(path) -> Config:
+    """A config from a file, or a bundled example by name (``demo``, ``digits_binary``...)."""
     path = Path(path)
+    if not path.exists() and path.suffix == "" and len(path.parts) == 1:
+        examples = bundled_examples()
+        if str(path) in examples:
+            return parse(examples[str(path)], f"{path}.toml")
+        raise ConfigError(f"{path}: no such config file or bundled example; bundled: "
+                          f"{', '.join(sorted(examples))}")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

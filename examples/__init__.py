@@ -1,0 +1,1 @@
+"""Example configurations (installed as ``search.examples``; ``azc search demo`` runs demo.toml)."""
