@@ -245,6 +245,66 @@ def demo_throughput(workdir: Path, seconds: float) -> dict:
             "evaluated_fraction": round(st.get("evaluations", 0) / n, 3)}
 
 
+def random_vs_evolution(workdir: Path, seeds, individuals: int) -> dict:
+    """The paper's baseline: random search and evolution on the demo over the same number
+    of individuals; how many runs reach select fitness > 0.9999."""
+    random_cfg = _example("demo", workdir, lambda t: t.replace(
+        "population_size = 1000", 'population_size = 1000\nstrategy = "random"'))
+    evo_cfg = _example("demo", workdir)
+    out = {"individuals_per_run": individuals}
+    for name, cfg in (("evolution", evo_cfg), ("random_search", random_cfg)):
+        jobs = [lambda s=s, cfg=cfg, name=name: run_search(cfg, workdir / f"{name}_{s}", "--seed", s,
+                                                          "--max-individuals", individuals)
+                for s in seeds]
+        rows = []
+        for seed, res in zip(seeds, _parallel(jobs)):
+            if "error" in res:
+                rows.append({"seed": seed, "error": res["error"]})
+                continue
+            sel = res["final"]["select_fitness"]
+            rows.append({"seed": seed, "best_select_fitness": sel,
+                         "best_search_fitness": res["final"]["search_fitness"],
+                         "solved": sel is not None and sel > 0.9999})
+        out[name] = {"runs": rows, "solved": f"{sum(r.get('solved', False) for r in rows)}/{len(rows)}"}
+    return out
+
+
+def hurdles_effect(workdir: Path, seeds, cap_s: float) -> dict:
+    """Time to solve with early select, with and without hurdles (75th percentile, a quarter
+    of the training examples), and the share of evaluations the hurdles stopped."""
+    def edit(with_hurdles):
+        def apply(text):
+            text = text.replace("early_select = false", "early_select = true")
+            if with_hurdles:
+                text = text.replace("[experiment]", "[hurdles]\ntrain_fraction = 0.25\n"
+                                    "percentile = 75\n\n[experiment]")
+            return text
+        return apply
+    out = {}
+    for label, flag in (("without_hurdles", False), ("with_hurdles", True)):
+        cfg = _example("demo", workdir, edit(flag))
+        jobs = [lambda s=s, cfg=cfg, label=label: run_search(cfg, workdir / f"{label}_{s}", "--seed", s,
+                                                            "--max-time", cap_s) for s in seeds]
+        rows = []
+        for seed, res in zip(seeds, _parallel(jobs)):
+            if "error" in res:
+                rows.append({"seed": seed, "error": res["error"]})
+                continue
+            st = res["stats"]
+            sel = res["final"]["select_fitness"]
+            rows.append({"seed": seed, "seconds": res["elapsed_s"],
+                         "solved": sel is not None and sel > 0.9999,
+                         "individuals_per_s": round(res["individuals"] / max(res["elapsed_s"], 1e-9)),
+                         "executed_steps_per_individual": round(
+                             st.get("executed_train_steps", 0) / max(res["individuals"], 1), 1),
+                         "hurdle_stops": st.get("hurdle_stops", 0),
+                         "hurdle_tests": st.get("hurdle_tests", 0)})
+        secs = [r["seconds"] for r in rows if r.get("solved")]
+        out[label] = {"runs": rows, "median_s": round(float(np.median(secs)), 1) if secs else None,
+                      "solved": f"{len(secs)}/{len(rows)}"}
+    return out
+
+
 def nonlinear(workdir: Path, cap_s: float) -> dict:
     res = run_search(_example("nonlinear", workdir), workdir / "nonlinear", "--max-time", cap_s)
     if "error" in res:
@@ -289,6 +349,11 @@ def run_suite(quick: bool, json_path: Path | None, echo=print) -> dict:
         ("nonlinear", lambda: nonlinear(workdir, 20 if quick else 120)),
         ("scaling", lambda: scaling(workdir, 10 if quick else 60)),
     ]
+    if not quick:
+        steps += [
+            ("hurdles", lambda: hurdles_effect(workdir, [1, 2, 3, 4, 5], 1800)),
+            ("random_vs_evolution", lambda: random_vs_evolution(workdir, [1, 2, 3], 2_000_000)),
+        ]
     for name, step in steps:
         start = time.perf_counter()
         echo(f"bench: {name} ...")
@@ -335,4 +400,14 @@ def format_results(r: dict) -> str:
     s = r["scaling"]
     lines.append(f"scaling: 1 worker {s.get('workers_1')}/s, 2 workers {s.get('workers_2')}/s, "
                  f"ratio {s.get('ratio')}")
+    if "hurdles" in r:
+        h = r["hurdles"]
+        lines.append(f"hurdles (early select): median time to solve {h['without_hurdles']['median_s']} s "
+                     f"without, {h['with_hurdles']['median_s']} s with "
+                     f"(solved {h['without_hurdles']['solved']} / {h['with_hurdles']['solved']})")
+    if "random_vs_evolution" in r:
+        rv = r["random_vs_evolution"]
+        lines.append(f"random search vs evolution over {rv['individuals_per_run']:,} individuals: "
+                     f"evolution solved {rv['evolution']['solved']}, random search solved "
+                     f"{rv['random_search']['solved']}")
     return "\n".join(lines)
