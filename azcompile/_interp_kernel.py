@@ -17,8 +17,13 @@ from azcompile.rng import gaussian_at, stream_base, uniform_at
 @njit(cache=True, error_model="numpy", inline="always")
 def _index(f, F):
     """A coordinate stored as a fraction: floor(F * f) in float32, as the reference does."""
-    k = int(np.float32(F) * np.float32(f))
-    return k if k < F else F - 1
+    x = np.float32(F) * np.float32(f)
+    # Fractions are in [0, 1]; clamping keeps any other value (or NaN) inside the array.
+    if not x >= 0.0:
+        return 0
+    if x >= F:
+        return F - 1
+    return int(x)
 
 
 # Inlined into the driver: a numba call with this many array arguments costs ~50 ns,
@@ -256,28 +261,28 @@ def run_component(code, data, stream, n, s, v, m, tv, tm, seed, call, F):
             m[o, _index(data[p, 1], F), _index(data[p, 2], F)] = data[p, 3]
         elif op == 59:  # SCALAR_UNIFORM_SET_OP
             rb = stream_base(seed, stream[p], call)
-            s[o] = uniform_at(rb, data[p, 2], 0, data[p, 1])
+            s[o] = uniform_at(rb, 0, data[p, 1], data[p, 2])
         elif op == 60:  # VECTOR_UNIFORM_SET_OP
             rb = stream_base(seed, stream[p], call)
             for i in range(F):
-                v[o, i] = uniform_at(rb, data[p, 2], i, data[p, 1])
+                v[o, i] = uniform_at(rb, i, data[p, 1], data[p, 2])
         elif op == 61:  # MATRIX_UNIFORM_SET_OP
             rb = stream_base(seed, stream[p], call)
             for i in range(F):
                 for j in range(F):
-                    m[o, i, j] = uniform_at(rb, data[p, 2], i * F + j, data[p, 1])
+                    m[o, i, j] = uniform_at(rb, i * F + j, data[p, 1], data[p, 2])
         elif op == 62:  # SCALAR_GAUSSIAN_SET_OP
             rb = stream_base(seed, stream[p], call)
-            s[o] = gaussian_at(rb, data[p, 2], 0, data[p, 1])
+            s[o] = gaussian_at(rb, 0, data[p, 1], data[p, 2])
         elif op == 63:  # VECTOR_GAUSSIAN_SET_OP
             rb = stream_base(seed, stream[p], call)
             for i in range(F):
-                v[o, i] = gaussian_at(rb, data[p, 2], i, data[p, 1])
+                v[o, i] = gaussian_at(rb, i, data[p, 1], data[p, 2])
         elif op == 64:  # MATRIX_GAUSSIAN_SET_OP
             rb = stream_base(seed, stream[p], call)
             for i in range(F):
                 for j in range(F):
-                    m[o, i, j] = gaussian_at(rb, data[p, 2], i * F + j, data[p, 1])
+                    m[o, i, j] = gaussian_at(rb, i * F + j, data[p, 1], data[p, 2])
 
 
 # ---- the evaluation loop (rendered from templates/driver.py.tmpl) -------------------------

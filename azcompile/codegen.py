@@ -58,16 +58,22 @@ def render_semantics(op: _ops.Op, addr: dict, data: dict, index, random_base: st
             return f"{store}[{addr[name]}]"
         return f"{store}[{addr[name]}, {subscript}]"
 
+    def fill_data(t):
+        return re.sub(r"\bD([0-3])\b", lambda mt: data["D" + mt.group(1)], t)
+
     text = op.loop
-    text = re.sub(r"INDEX\(([^)]*)\)", lambda mt: index(mt.group(1)), text)
-    text = re.sub(r"\bD([0-3])\b", lambda mt: data["D" + mt.group(1)], text)
-    text = _OPERAND.sub(operand, text)
-    text = text.replace("TV[", "tv[").replace("TM[", "tm[")
+    # Random-op and INDEX arguments are split on commas, so they are rewritten while they are
+    # still the table's plain names (D1, D2, i * F + j); the data expressions that replace
+    # D0..D3 (``data[p, 1]``) contain commas themselves.
     if random_base is not None:
         text = re.sub(r"UNIFORM\(([^,]*), ([^,]*), ([^)]*)\)",
                       rf"uniform_at({random_base}, \3, \1, \2)", text)
         text = re.sub(r"GAUSSIAN\(([^,]*), ([^,]*), ([^)]*)\)",
                       rf"gaussian_at({random_base}, \3, \1, \2)", text)
+    text = re.sub(r"INDEX\(([^)]*)\)", lambda mt: index(fill_data(mt.group(1))), text)
+    text = fill_data(text)
+    text = _OPERAND.sub(operand, text)
+    text = text.replace("TV[", "tv[").replace("TM[", "tm[")
     return text
 
 
@@ -141,8 +147,13 @@ def _instruction_block(ins, stream_id: int, features: int) -> str:
         value = float(expr)
         import numpy as np
 
-        k = int(np.float32(features) * np.float32(value))
-        return str(min(k, features - 1))
+        x = np.float32(features) * np.float32(value)
+        # Clamped exactly like the interpreter's _index.
+        if not x >= 0.0:
+            return "0"
+        if x >= features:
+            return str(features - 1)
+        return str(int(x))
 
     data = {f"D{k}": _literal(ins.data[k]) for k in range(4)}
     body = render_semantics(op, {"A": str(ins.in1), "B": str(ins.in2), "O": str(ins.out)},

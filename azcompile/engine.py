@@ -70,17 +70,39 @@ def run(program, x_train, y_train, x_valid, y_valid, *, eval_type: int = RMS_ERR
     """Evaluate ``program`` on one task exactly as the search does, returning predictions."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if eval_type not in EVAL_TYPES.values():
+        raise ValueError(f"eval_type must be one of {EVAL_TYPES} (by value), got {eval_type!r}")
+    program.validate()  # the kernels index memory without bounds checks
     mem = program.memory
     xtr, xva = _as_f64("x_train", x_train, 2), _as_f64("x_valid", x_valid, 2)
     ytr, yva = _as_f64("y_train", y_train, 1), _as_f64("y_valid", y_valid, 1)
     F = mem.features
     if xtr.shape[1] != F or xva.shape[1] != F:
         raise ValueError(f"features must have {F} columns (the program's feature size)")
+    if ytr.shape[0] != xtr.shape[0] or yva.shape[0] != xva.shape[0]:
+        raise ValueError(f"labels and features disagree on the number of examples: x_train "
+                         f"{xtr.shape[0]}, y_train {ytr.shape[0]}, x_valid {xva.shape[0]}, "
+                         f"y_valid {yva.shape[0]}")
+    if eval_type == MULTICLASS:
+        if mem.vectors < 3:
+            raise ValueError("multi-class tasks need at least 3 vectors (v1 label, v2 prediction)")
+        if not 1 <= num_classes <= F:
+            raise ValueError(f"num_classes must be in 1..{F} (the feature size), got {num_classes}")
+        for name, y in (("y_train", ytr), ("y_valid", yva)):
+            if y.size and not (np.all(y == np.floor(y)) and y.min() >= 0 and y.max() < num_classes):
+                raise ValueError(f"{name} must hold class indices 0..{num_classes - 1}")
     n_unique = xtr.shape[0]
     if order is None:
         order = np.tile(np.arange(n_unique, dtype=np.int32), max(epochs, 1))
+    order = np.asarray(order)
+    if order.ndim != 1 or (order.size and not np.issubdtype(order.dtype, np.integer)):
+        raise ValueError("order must be a 1-D array of training example indices")
+    if order.size and (order.min() < 0 or order.max() >= n_unique):
+        raise ValueError(f"order holds indices outside 0..{n_unique - 1}")
     order = np.ascontiguousarray(order, dtype=np.int32)
     n_steps = len(order) if train_steps is None else min(train_steps, len(order))
+    if n_steps < 0:
+        raise ValueError(f"train_steps must be >= 0, got {train_steps}")
     outputs = num_classes if eval_type == MULTICLASS else 1
     train_pred = np.full((n_steps, outputs), np.nan)
     valid_pred = np.full((xva.shape[0], outputs), np.nan)
@@ -108,7 +130,7 @@ def run(program, x_train, y_train, x_valid, y_valid, *, eval_type: int = RMS_ERR
 def _auto_choice(program, mode, n_steps, n_valid, epochs, cache) -> str:
     cache = cache or jit_cache.default_cache()
     canon, h = canonical(program, mode)
-    if cache.path_for(h).exists():
+    if cache.path_for(h, canon.memory.features).exists():
         return "compiled"
     n_predict, n_learn = len(canon.predict), len(canon.learn)
     work = n_steps * (n_predict + n_learn) + max(epochs, 1) * n_valid * n_predict

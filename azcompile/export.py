@@ -43,7 +43,9 @@ EVAL_TYPES = {"rms_error": 1, "accuracy": 4, "multiclass": 5}
 NAME_MODES = ("auto", "raw")
 _TASK_TEMPLATE = {"rms_error": "export_regression.py.tmpl", "accuracy": "export_binary.py.tmpl",
                   "multiclass": "export_multiclass.py.tmpl"}
-_SAFE_TEXT = re.compile(r"[A-Za-z0-9_.:+\-/ ]*")
+# Safe inside the docstring: no quotes, backslashes, newlines or other control characters.
+# (The search's task summaries read like "8x scalar_linear (F=4, 1000 train / 100 valid)".)
+_SAFE_TEXT = re.compile(r"[A-Za-z0-9_.:+\-/ (),=;%]*")
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_]{1,40}")
 _MAX_TEXT = 80
 _PRODUCT_OPS = {"SCALAR_PRODUCT_OP": (0, 1), "SCALAR_VECTOR_PRODUCT_OP": (0,),
@@ -71,9 +73,9 @@ def _safe_text(key: str, value) -> str:
     if isinstance(value, str):
         if not _SAFE_TEXT.fullmatch(value):
             raise ProgramError(
-                f"meta.{key} holds characters export does not write into code (only letters, "
-                f"digits, space and _ . : + - / are allowed): {value[:40]!r}; fix the program "
-                "file's meta or pass provenance explicitly")
+                f"meta.{key} holds characters export does not write into code (allowed: "
+                f"letters, digits, space and _ . : + - / ( ) , = ; %): {value[:40]!r}; fix the "
+                "program file's meta or pass provenance explicitly")
         return value if len(value) <= _MAX_TEXT else value[:_MAX_TEXT - 3] + "..."
     if isinstance(value, dict):
         parts = []

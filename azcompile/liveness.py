@@ -175,46 +175,59 @@ def canonicalize(code, data, size, out_code, out_data, out_size, S, V, M, mode):
     return h
 
 
+@njit(cache=True, inline="always")
+def _taint_component(code, n, tainted, S, V):
+    """Forward taint through one component: an output is tainted iff an input is (a partial
+    write also keeps the old value's taint)."""
+    for i in range(n):
+        op = code[i, 0]
+        ok = _OUT[op]
+        if ok == 0:
+            continue
+        src = _ZERO
+        if _IN1[op] != 0:
+            src |= reg_bit(_IN1[op], code[i, 1], S, V)
+        if _IN2[op] != 0:
+            src |= reg_bit(_IN2[op], code[i, 2], S, V)
+        out_bit = reg_bit(ok, code[i, 3], S, V)
+        if _PARTIAL[op]:
+            src |= out_bit
+        if tainted & src != _ZERO:
+            tainted |= out_bit
+        else:
+            tainted &= ~out_bit
+    return tainted
+
+
 @njit(cache=True)
 def feature_dependent(code, size, S, V, mode):
     """Can the prediction depend on the features or on anything learned from labels?
 
-    A forward taint analysis around the loop: taint v0 and the label register, propagate
-    through every instruction, and check the prediction register.  Random ops are not taint
-    sources (a prediction that is only noise is no better than a constant one).
+    A forward taint analysis around the loop.  The features (v0) are tainted on entry to
+    Predict and Learn, the label register on entry to Learn; the driver's own writes (s0 = 0,
+    or v1 = 0, before Predict) clear their register.  Within a component the analysis follows
+    the instructions in order (an overwrite from untainted inputs untaints); on entry to a
+    component it takes the union over everything that can run before it (Setup, Learn, or a
+    validation Predict), so it is sound over the whole loop.  Setup runs once, before any
+    features exist.  Random ops are not taint sources (a prediction that is only noise is no
+    better than a constant one).
     """
     features = reg_bit(2, 0, S, 0)
-    label = driver_defs(S, mode) & ~features
+    drv = driver_defs(S, mode)
+    label = drv & ~features
     pred = prediction_bit(S, mode)
-    tainted = _ZERO
+    after_setup = _taint_component(code[0], size[0], _ZERO, S, V)
+    before_predict = after_setup
     for _ in range(4 * MAX_REGISTERS):
-        before = tainted
-        for c in range(3):
-            if c == 1:
-                tainted |= features
-            elif c == 2:
-                tainted |= features | label
-            for i in range(size[c]):
-                op = code[c, i, 0]
-                ok = _OUT[op]
-                if ok == 0:
-                    continue
-                src = _ZERO
-                if _IN1[op] != 0:
-                    src |= reg_bit(_IN1[op], code[c, i, 1], S, V)
-                if _IN2[op] != 0:
-                    src |= reg_bit(_IN2[op], code[c, i, 2], S, V)
-                out_bit = reg_bit(ok, code[c, i, 3], S, V)
-                if _PARTIAL[op]:
-                    src |= out_bit
-                # Taint only grows: an overwrite does not untaint (sound over the loop).
-                if tainted & src != _ZERO:
-                    tainted |= out_bit
-            if c == 1 and tainted & pred != _ZERO:
-                return True
-        if tainted == before:
+        p_exit = _taint_component(code[1], size[1], (before_predict & ~drv) | features, S, V)
+        if p_exit & pred != _ZERO:
+            return True
+        l_exit = _taint_component(code[2], size[2], (p_exit & ~drv) | features | label, S, V)
+        grown = before_predict | p_exit | l_exit
+        if grown == before_predict:
             break
-    return tainted & pred != _ZERO
+        before_predict = grown
+    return False
 
 
 def canonical(program, mode: int = SCALAR_TASK):

@@ -28,6 +28,7 @@ FEATURES_VECTOR = 0       # v0: features
 LABEL_VECTOR = 1          # v1: one-hot label (multi-class tasks)
 PREDICTION_VECTOR = 2     # v2: class scores (multi-class tasks)
 FIRST_OUT = {_ops.SCALAR: 1, _ops.VECTOR: 1, _ops.MATRIX: 0}
+MAX_REGISTERS = 64        # liveness.MAX_REGISTERS: registers are bits of a uint64
 
 
 class ProgramError(ValueError):
@@ -48,6 +49,11 @@ class Memory:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
                 raise ProgramError(f"memory.{name} must be an integer >= {low}, got {value!r}")
+        total = self.scalars + self.vectors + self.matrices
+        if total > MAX_REGISTERS:
+            # Liveness and the canonical form keep one bit per register in a uint64.
+            raise ProgramError(f"memory has {total} registers (scalars + vectors + matrices); "
+                               f"at most {MAX_REGISTERS} are supported")
 
     def count(self, kind: str) -> int:
         return {_ops.SCALAR: self.scalars, _ops.VECTOR: self.vectors, _ops.MATRIX: self.matrices}[kind]
@@ -73,7 +79,8 @@ class Instruction:
 
     def __post_init__(self):
         d = tuple(float(x) for x in self.data) + (0.0,) * (4 - len(self.data))
-        d = (d[0],) + tuple(float(np.float32(x)) for x in d[1:4])
+        with np.errstate(over="ignore"):  # a float32 overflow is inf: validation reports it
+            d = (d[0],) + tuple(float(np.float32(x)) for x in d[1:4])
         object.__setattr__(self, "data", d)
 
     @classmethod
@@ -237,6 +244,11 @@ def _check_instruction(ins: Instruction, memory: Memory, where: str) -> None:
             raise ProgramError(f"{where}: data {list(ins.data)} must be finite numbers")
     if op.data == _ops.NO_DATA and any(ins.data):
         raise ProgramError(f"{where}: {op.name} takes no data, got {list(ins.data)}")
+    fractions = {_ops.VECTOR_CONST: (1,), _ops.MATRIX_CONST: (1, 2)}.get(op.data, ())
+    for k in fractions:
+        if not 0.0 <= ins.data[k] <= 1.0:
+            raise ProgramError(f"{where}: {op.name} index fraction data[{k}]={ins.data[k]!r} "
+                               "must be in [0, 1]")
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -260,7 +272,10 @@ def _parse_instruction(row, memory: Memory, where: str) -> Instruction:
     if (not isinstance(data, list) or len(data) > 4
             or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in data)):
         raise ProgramError(f"{where}: 'data' must be a list of up to 4 numbers, got {data!r:.60}")
-    ins = Instruction(op, row.get("in1", 0), row.get("in2", 0), row.get("out", 0), tuple(data))
+    try:
+        ins = Instruction(op, row.get("in1", 0), row.get("in2", 0), row.get("out", 0), tuple(data))
+    except OverflowError:
+        raise ProgramError(f"{where}: data {data!r:.60} must be finite numbers") from None
     for key in ("in1", "in2", "out"):
         value = row.get(key, 0)
         if not isinstance(value, int) or isinstance(value, bool):
@@ -275,6 +290,18 @@ def _safe_meta(meta, where="meta"):
         return {}
     if not isinstance(meta, dict):
         raise ProgramError(f"{where} must be an object")
+
+    def check(value, path):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ProgramError(f"{path}: non-finite number {value!r}; data must be finite")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                check(item, f"{path}.{key}")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                check(item, f"{path}[{i}]")
+
+    check(meta, where)
     return meta
 
 
@@ -307,14 +334,13 @@ def from_json(doc) -> Program:
 
 def loads(text: str) -> Program:
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
+        # NaN / Infinity parse to floats here; validation rejects them with their location.
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProgramError(f"not valid JSON: {exc}") from None
+    except (TypeError, RecursionError) as exc:
+        raise ProgramError(f"not a readable program file: {exc}") from None
     return from_json(doc)
-
-
-def _reject_constant(name):
-    raise ProgramError(f"non-finite number {name} in program file; data must be finite")
 
 
 def load(path) -> Program:

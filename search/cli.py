@@ -16,6 +16,7 @@ from azcompile.program import ProgramError
 
 from .checkpoint import CheckpointError
 from .config import ConfigError
+from .inspect_cli import export_command, show_command
 from .rundir import RunDirError
 from .tasks import TaskError
 
@@ -283,17 +284,9 @@ def baseline_command(config, programs, split):
         fail(exc)
 
 
-def _register_inspection_commands():
-    """``azc export`` and ``azc show`` live in search.inspect_cli."""
-    try:
-        from .inspect_cli import export_command, show_command
-    except ImportError:  # the module is optional only while it is being written
-        return
-    main.add_command(export_command, "export")
-    main.add_command(show_command, "show")
-
-
-_register_inspection_commands()
+# ``azc export`` and ``azc show`` live in search.inspect_cli.
+main.add_command(export_command, "export")
+main.add_command(show_command, "show")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -264,6 +264,13 @@ def _task_spec(where, raw) -> TaskSpec:
     if values["type"] not in TASK_TYPES:
         raise ConfigError(f"{where}.type: unknown task type {values['type']!r}"
                           f"{_suggest(values['type'], TASK_TYPES)}")
+    allowed_eval = TASK_EVAL_TYPES.get(values["type"])
+    if allowed_eval and EVAL_TYPES[values["eval_type"]] not in allowed_eval:
+        # The reference refuses these too (e.g. linear regression must be RMS_ERROR); the
+        # generators would otherwise silently ignore the requested eval type.
+        names = [k for k, v in EVAL_TYPES.items() if v in allowed_eval]
+        raise ConfigError(f"{where}.eval_type: a {values['type']} task needs eval_type "
+                          f"{' or '.join(map(repr, names))}, got {values['eval_type']!r}")
     if options and values["type"] in ("scalar_linear_regression", "scalar_2layer_nn_regression"):
         key = sorted(options)[0]
         raise ConfigError(f"unknown key '{where}.{key}'{_suggest(key, known)}")
@@ -329,6 +336,13 @@ def _check_consistency(cfg: Config) -> None:
     if not any(cfg.ops):
         raise ConfigError("ops: every op list is empty; give at least one of ops.setup, "
                           "ops.predict, ops.learn")
+    if m.vectors < 2:
+        for comp, names in zip(("setup", "predict", "learn"), cfg.ops):
+            for name in names:
+                if _ops.lookup(name).out == _ops.VECTOR:
+                    raise ConfigError(f"ops.{comp}: {name} writes a vector, but memory.vectors = "
+                                      f"{m.vectors} leaves none to write (v0 holds the features); "
+                                      "raise memory.vectors to at least 2")
     init, low, high = cfg.size_bounds()
     for c, comp in enumerate(("setup", "predict", "learn")):
         if init[c] > 0 and not cfg.ops[c] and evo["initial_population"] == "random":
@@ -402,7 +416,4 @@ def build_task_list(specs, label: str):
 
 def _load_dataset_types():
     """Dataset-backed task types register themselves on import (search.datasets)."""
-    try:
-        from . import datasets  # noqa: F401
-    except ImportError:  # pragma: no cover - only while the datasets module is absent
-        pass
+    from . import datasets  # noqa: F401  (imported late: it pulls in scikit-learn)

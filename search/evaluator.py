@@ -3,7 +3,8 @@
 Per child, in order of cost:
 
 1. canonical form and hash (dead code out, registers renamed); a hit in the fitness cache
-   answers without executing anything;
+   answers without executing anything (programs with random ops use the cache only with
+   FEC on: without it the reference re-evaluates every child with fresh random numbers);
 2. the optional static pre-filter: a prediction that cannot depend on the features or on
    anything learned scores 0 without running;
 3. the reference's train budget (per-op cost vs. a baseline algorithm) may refuse a task;
@@ -28,7 +29,7 @@ from azcompile.engine import call_literal
 from azcompile.interpreter import evaluate_task
 from azcompile.liveness import canonicalize, feature_dependent
 from azcompile.ops import OP_ARRAYS
-from azcompile.rng import next_u64
+from azcompile.rng import mix64, next_u64
 
 from . import fec
 from .tasks import stack
@@ -97,6 +98,24 @@ def _run_task(ws, tasks, t, n_steps, n_valid, n_record, seed, fcfg, F):
                          n_steps, xva[t], yva[t], n_valid, meta[t, 2], meta[t, 3], meta[t, 4],
                          fcfg[F_MAX_ABS_ERROR], seed, s, v, m, tv, tm, n_record, train_err,
                          valid_err, counters, ws[15], ws[15], F)
+
+
+@njit(cache=True)
+def _fitness_key(h, code, size, meta, ecfg, fcfg):
+    """The fitness-cache key: the canonical hash and, with a train budget, which tasks the
+    budget refuses.  The budget counts every instruction, dead code included (as the
+    reference does), so two programs with one canonical form can get different fitness."""
+    if ecfg[E_BUDGET] == 0:
+        return h
+    setup_cost = _program_cost(code, size, 0)
+    step_cost = _program_cost(code, size, 1) + _program_cost(code, size, 2)
+    key = mix64(h ^ np.uint64(0xB0D6E7))
+    for t in range(meta.shape[0]):
+        n_steps = meta[t, 1]
+        allowed = fcfg[F_BUDGET_FACTOR] * (fcfg[F_BUDGET_SETUP] + n_steps * fcfg[F_BUDGET_STEP])
+        refused = setup_cost + n_steps * step_cost > allowed
+        key = mix64(key ^ np.uint64(2 * t + (1 if refused else 0)))
+    return key
 
 
 @njit(cache=True)
@@ -186,19 +205,27 @@ def evaluate_program(code, data, size, tasks, ws, fec_cache, canon_cache, hurdle
     meta = tasks[5]
     use_fec = ecfg[E_FEC] != 0
     stats[S_INDIVIDUALS] += 1
-    h = canonicalize(code, data, size, ccode, cdata, csize, S, V, M, ecfg[E_MODE])
+    h = _fitness_key(canonicalize(code, data, size, ccode, cdata, csize, S, V, M, ecfg[E_MODE]),
+                     code, size, meta, ecfg, fcfg)
     noisy = _canonical_streams(ccode, csize, stream)
-    found, value = fec.lookup(canon_cache, h, ecfg[E_FEC_FORGET] if noisy else 0)
-    if found:
-        stats[S_CANON_HITS] += 1
-        for t in range(meta.shape[0]):  # charge what the reference would: a probe or a full run
-            full = meta[t, 1]
-            stats[S_TRAIN_STEPS] += min(ecfg[E_FEC_TRAIN], full) if use_fec else full
-        return value
+    # Without FEC the reference evaluates every child afresh, so a program with random ops
+    # gets new random numbers each time (quirk 8): only deterministic programs may answer from
+    # the cache then.  With FEC a repeat is an FEC hit in the reference: the cache answers,
+    # and its hit counter forgets after forget_every hits as FEC's does.
+    cacheable = use_fec or not noisy
+    if cacheable:
+        found, value = fec.lookup(canon_cache, h, ecfg[E_FEC_FORGET] if noisy else 0)
+        if found:
+            stats[S_CANON_HITS] += 1
+            for t in range(meta.shape[0]):  # charge what the reference would: a probe or a run
+                full = meta[t, 1]
+                stats[S_TRAIN_STEPS] += min(ecfg[E_FEC_TRAIN], full) if use_fec else full
+            return value
     stats[S_CANON_MISSES] += 1
     if ecfg[E_PREFILTER] != 0 and not feature_dependent(ccode, csize, S, V, ecfg[E_MODE]):
         stats[S_PREFILTERED] += 1
-        fec.insert(canon_cache, h, 0.0)
+        if cacheable:
+            fec.insert(canon_cache, h, 0.0)
         return 0.0
     stats[S_EVALUATIONS] += 1
     seed = next_u64(rng)   # random ops draw from the main stream's seed, like the reference
@@ -207,7 +234,8 @@ def evaluate_program(code, data, size, tasks, ws, fec_cache, canon_cache, hurdle
         guess = _stage_one(tasks, ws, hurdle, ecfg, fcfg, stats, seed, F)
         if guess < hurdle[H_VALUE]:
             stats[S_HURDLE_STOPS] += 1
-            fec.insert(canon_cache, h, guess)
+            if cacheable:
+                fec.insert(canon_cache, h, guess)
             return guess
     for t in range(meta.shape[0]):
         if pending[t] > 0:
@@ -216,7 +244,8 @@ def evaluate_program(code, data, size, tasks, ws, fec_cache, canon_cache, hurdle
             if use_fec:
                 fec.insert(fec_cache, keys[t], fits[t])
     fitness = _combine(fits, ecfg[E_COMBINE])
-    fec.insert(canon_cache, h, fitness)
+    if cacheable:
+        fec.insert(canon_cache, h, fitness)
     return fitness
 
 

@@ -87,7 +87,7 @@ def _log_child(log, k, child_id, parent_id, kind, fit, parent_fit, code, data, s
     # Keep the program of every improvement over the parent: the lineage's steps.
     if fit > parent_fit and counts[1] < snap_ids.shape[0]:
         j = counts[1]
-        snap_size[j, :] = 0
+        snap_size[j, :] = snap_code.shape[2]    # copy every row: no stale rows survive
         _copy_program(code, data, size, snap_code[j], snap_data[j], snap_size[j])
         snap_ids[j] = child_id
         counts[1] = j + 1
@@ -108,16 +108,19 @@ def evolve(pop, n_children, cursor, next_id, strategy, T, init, mut, mutate_prob
     log[9][:] = 0
     for k in range(n_children):
         i = cursor
+        # The child buffer is copied whole (rows past the sizes included), so rows left from
+        # the previous child never reach the population: its arrays are then a function of
+        # the checkpointed state alone, and a resumed run stays identical bit for bit.
         if strategy == EVOLUTION:
             parent = tournament(fitness, T, rng)
-            csize[:] = 0
+            csize[:] = ccode.shape[1]
             _copy_program(code[parent], data[parent], size[parent], ccode, cdata, csize)
             parent_id = ids[parent]
             parent_fit = fitness[parent]
             kind = mutate(rng, ccode, cdata, csize, ops, n_ops, types, size_min, size_max,
                           memory, mutate_prob)
         else:
-            csize[:] = 0
+            csize[:] = ccode.shape[1]
             _copy_program(init_code, init_data, init_size, ccode, cdata, csize)
             randomize_program(rng, ccode, cdata, csize, ops, n_ops, memory)
             parent_id = -1
@@ -144,7 +147,7 @@ def initialize(pop, start, stop, next_id, random_init, init, mut, tasks, ws, fec
     ops, n_ops, types, size_min, size_max, memory = mut
     init_code, init_data, init_size = init
     for i in range(start, stop):
-        size[i, :] = 0
+        size[i, :] = code.shape[2]
         _copy_program(init_code, init_data, init_size, code[i], data[i], size[i])
         if random_init:
             randomize_program(rng, code[i], data[i], size[i], ops, n_ops, memory)

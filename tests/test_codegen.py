@@ -1,0 +1,126 @@
+"""Code generation: the checked-in interpreter kernel is what the generator writes, and
+candidate modules are readable, complete and carry nothing but numbers from a program."""
+from __future__ import annotations
+
+import ast
+import re
+
+import numpy as np
+import pytest
+
+from azcompile import codegen, ops
+from azcompile.liveness import canonical
+from azcompile.program import Instruction, Memory, Program, instructions
+
+MARKER = "ZZ_META_MARKER_7f3a"
+
+
+def every_op_program(features=4):
+    """One instruction of every op (its inputs read what earlier ones wrote)."""
+    mem = Memory(6, 5, 3, features)
+    rows = []
+    for op in ops.OPS:
+        data = {ops.NO_DATA: (0, 0, 0, 0), ops.SCALAR_CONST: (0.375, 0, 0, 0),
+                ops.VECTOR_CONST: (0, 0.6, -1.25, 0), ops.MATRIX_CONST: (0, 0.3, 0.9, 2.5),
+                ops.GAUSSIAN: (0, 0.5, 0.25, 0), ops.UNIFORM: (0, -0.5, 0.5, 0)}[op.data]
+        out = {"S": 2 + op.id % 4, "V": 1 + op.id % 4, "M": op.id % 3}.get(op.out, 0)
+        in1 = {"S": 3, "V": 2, "M": 1}.get(op.in1, 0)
+        in2 = {"S": 4, "V": 0, "M": 2}.get(op.in2, 0)
+        rows.append(Instruction(op, in1, in2, out, data))
+    meta = {"note": MARKER + '"""; import os; os.system("echo pwned")  #', "task": MARKER}
+    return Program(setup=rows[:22], predict=rows[22:44], learn=rows[44:], memory=mem, meta=meta)
+
+
+def test_checked_in_interpreter_is_generated():
+    """After an op-table or template edit, run ``python -m azcompile.codegen``."""
+    assert codegen.INTERP_KERNEL_PATH.read_text(encoding="utf-8") == codegen.interpreter_source()
+
+
+def test_write_interpreter_reports_changes(tmp_path):
+    path = tmp_path / "kernel.py"
+    assert codegen.write_interpreter(path) is True
+    assert codegen.write_interpreter(path) is False
+    assert path.read_text() == codegen.interpreter_source()
+
+
+def test_interpreter_has_one_branch_per_op_in_id_order():
+    text = codegen.interpreter_source()
+    branches = re.findall(r"^\s+(?:if|elif) op == (\d+):  # (\w+)$", text, flags=re.M)
+    assert [(int(i), name) for i, name in branches] == [(op.id, op.name) for op in ops.OPS]
+    ast.parse(text)
+
+
+@pytest.mark.parametrize("op", [o for o in ops.OPS if o.is_random], ids=lambda o: o.name)
+def test_random_op_arguments(op):
+    """uniform_at / gaussian_at(base, element, first parameter, second parameter): the
+    element index comes second in both renderings (a comma inside ``data[p, 1]`` once
+    shifted the arguments)."""
+    interp = codegen._interp_branch(op)
+    call = re.search(r"(uniform_at|gaussian_at)\((.*)\)", interp).group(2)
+    assert call.split(", ", 1)[1].startswith(("0,", "i,", "i * F + j,"))
+    assert call.endswith("data[p, 1], data[p, 2]")
+    ins = Instruction(op, 0, 0, 1 if op.out != "M" else 0, (0, 0.5, 0.25, 0))
+    block = codegen._instruction_block(ins, 3, 4)
+    call = re.search(r"(uniform_at|gaussian_at)\((.*)\)", block).group(2)
+    assert call.startswith("rb, ") and call.endswith("0.5, 0.25")
+    assert "stream_base(seed, 3, call)" in block
+
+
+@pytest.mark.parametrize("features", [4, 6])
+def test_candidate_source_is_readable_and_complete(features):
+    prog = every_op_program(features)
+    source = codegen.candidate_source(prog, 0x1234ABCD)
+    tree = ast.parse(source)
+    # The header names the hash and lists the program as the paper shows it.
+    assert source.startswith('"""Compiled candidate 000000001234abcd.')
+    assert prog.listing().strip().splitlines()[0] in source
+    # Each component is a function whose body shows every instruction as a comment, in order.
+    for name, comp in zip(("setup", "predict", "learn"), prog.components):
+        body = re.search(rf"def {name}\(s, v, m, tv, tm, seed, call\):\n(.*?)\n\n\n", source,
+                         flags=re.S).group(1)
+        comments = re.findall(r"^    # (.*)$", body, flags=re.M)
+        assert comments == [ins.show() for ins in comp]
+    # Addresses and constants are literals; the feature size is baked in.
+    assert f"\nF = {features}\n" in source
+    assert "s[1] = " in source and "data[" not in source.split("def evaluate_task")[0]
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert {"setup", "predict", "learn", "evaluate_task"} <= functions
+
+
+def test_candidate_index_literals_follow_float32_rule():
+    prog = Program(setup=instructions([
+        ("VECTOR_CONST_SET_OP", 0, 0, 1, (0, float(np.float32(5 / 6)), 1.0, 0)),
+        ("MATRIX_CONST_SET_OP", 0, 0, 0, (0, 1.0, 0.0, 2.0))]), memory=Memory(4, 3, 1, 6))
+    source = codegen.candidate_source(prog, 1)
+    assert "v[1, 5] = 1.0" in source          # float32(6 * 0.8333333) = 5.0
+    assert "m[0, 5, 0] = 2.0" in source       # a fraction of 1.0 clamps to F - 1
+
+
+def test_candidate_carries_no_text_from_the_program():
+    prog = every_op_program()
+    source = codegen.candidate_source(prog, 42)
+    assert MARKER not in source and "pwned" not in source
+    canon, h = canonical(prog)
+    assert canon.meta == prog.meta                 # the meta travels with the program ...
+    assert MARKER not in codegen.candidate_source(canon, h)   # ... but never into code
+    # The only strings in a candidate are its docstrings and numba's options.
+    tree = ast.parse(source)
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                  if isinstance(n, (ast.Module, ast.FunctionDef)) and n.body
+                  and isinstance(n.body[0], ast.Expr)}
+    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
+               and isinstance(n.value, str) and id(n) not in docstrings}
+    assert strings <= {"numpy", "always"}, strings
+
+
+def test_non_finite_constants_are_refused():
+    bad = Program(setup=(Instruction(ops.lookup("SCALAR_CONST_SET_OP"), 0, 0, 2,
+                                     (float("inf"), 0, 0, 0)),))
+    with pytest.raises(ValueError, match="non-finite"):
+        codegen.candidate_source(bad, 1)
+
+
+def test_empty_program():
+    source = codegen.candidate_source(Program(), 0)
+    ast.parse(source)
+    assert source.count("    pass") >= 3

@@ -1,0 +1,216 @@
+"""Search configuration: every shipped config parses; malformed ones give a ConfigError that
+names the key, and through the CLI exactly one ``error:`` line and exit status 2."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from search import config
+from search.config import ConfigError, parse
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = sorted((ROOT / "tests" / "data").glob("*.toml")) + sorted((ROOT / "examples").glob("*.toml"))
+
+GOOD = """\
+name = "unit_config"
+
+[memory]
+scalars = 4
+vectors = 3
+matrices = 1
+
+[ops]
+setup = ["SCALAR_CONST_SET_OP"]
+predict = ["VECTOR_INNER_PRODUCT_OP"]
+learn = ["SCALAR_DIFF_OP", "SCALAR_PRODUCT_OP", "SCALAR_VECTOR_PRODUCT_OP", "VECTOR_SUM_OP"]
+
+[sizes]
+setup_init = 1
+predict_init = 1
+learn_init = 4
+
+[evolution]
+population_size = 10
+tournament_size = 3
+initial_population = "random"
+mutate_prob = 0.9
+mutations = ["alter_param", "randomize_instruction"]
+max_train_steps = 10_000
+
+[fec]
+num_train_examples = 10
+num_valid_examples = 10
+
+[[search_tasks]]
+type = "scalar_linear_regression"
+features = 4
+num_train_examples = 20
+num_valid_examples = 10
+eval_type = "rms_error"
+
+[[select_tasks]]
+type = "scalar_linear_regression"
+features = 4
+num_train_examples = 20
+num_valid_examples = 10
+"""
+
+
+def edit(old, new, text=GOOD):
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+# (id, config text, strings the message must contain)
+BAD = [
+    ("unknown_key", edit("population_size = 10", "populaton_size = 10\npopulation_size = 10"),
+     ["evolution.populaton_size", "did you mean 'population_size'"]),
+    ("unknown_section", edit("[fec]", "[fecc]"), ["'fecc'", "did you mean 'fec'"]),
+    ("unknown_task_key", edit("eval_type = \"rms_error\"", "eval_typ = \"rms_error\""),
+     ["search_tasks[0].eval_typ", "did you mean 'eval_type'"]),
+    ("wrong_type", edit("population_size = 10", 'population_size = "ten"'),
+     ["evolution.population_size", "integer"]),
+    ("wrong_type_bool", edit("mutate_prob = 0.9", "mutate_prob = true"),
+     ["evolution.mutate_prob", "number"]),
+    ("negative_population", edit("population_size = 10", "population_size = -5"),
+     ["evolution.population_size", ">= 1"]),
+    ("mutate_prob_above_one", edit("mutate_prob = 0.9", "mutate_prob = 1.5"),
+     ["evolution.mutate_prob", "<= 1"]),
+    ("tournament_too_large", edit("tournament_size = 3", "tournament_size = 11"),
+     ["evolution.tournament_size", "evolution.population_size"]),
+    ("all_ops_empty", edit('setup = ["SCALAR_CONST_SET_OP"]', "setup = []",
+                           edit('predict = ["VECTOR_INNER_PRODUCT_OP"]', "predict = []",
+                                edit('learn = ["SCALAR_DIFF_OP", "SCALAR_PRODUCT_OP", '
+                                     '"SCALAR_VECTOR_PRODUCT_OP", "VECTOR_SUM_OP"]', "learn = []"))),
+     ["ops", "empty"]),
+    ("random_init_without_ops", edit('predict = ["VECTOR_INNER_PRODUCT_OP"]', "predict = []"),
+     ["ops.predict", "sizes.predict_init"]),
+    ("unknown_op", edit('"SCALAR_PRODUCT_OP", "SCALAR_VECTOR', '"SCALAR_PRODUKT_OP", "SCALAR_VECTOR'),
+     ["ops.learn", "SCALAR_PRODUKT_OP", "did you mean SCALAR_PRODUCT_OP"]),
+    ("ops_not_a_list", edit('setup = ["SCALAR_CONST_SET_OP"]', 'setup = "SCALAR_CONST_SET_OP"'),
+     ["ops.setup", "list"]),
+    ("unknown_mutation", edit('"randomize_instruction"]', '"randomise_instruction"]'),
+     ["evolution.mutations", "randomise_instruction"]),
+    ("no_mutations", edit('mutations = ["alter_param", "randomize_instruction"]', "mutations = []"),
+     ["evolution.mutations"]),
+    ("bad_eval_type", edit('eval_type = "rms_error"', 'eval_type = "rmse"'),
+     ["search_tasks[0].eval_type", "rms_error"]),
+    ("eval_type_not_allowed_for_task", edit('eval_type = "rms_error"', 'eval_type = "accuracy"'),
+     ["search_tasks[0].eval_type", "rms_error"]),
+    ("mismatched_features", edit('[[select_tasks]]\ntype = "scalar_linear_regression"\nfeatures = 4',
+                                 '[[select_tasks]]\ntype = "scalar_linear_regression"\nfeatures = 8'),
+     ["select_tasks[0].features", "8"]),
+    ("unknown_task_type", edit('type = "scalar_linear_regression"', 'type = "scalar_linear_regresion"'),
+     ["search_tasks[0].type", "did you mean 'scalar_linear_regression'"]),
+    ("missing_required", edit("setup_init = 1\n", ""), ["sizes.setup_init"]),
+    ("missing_search_tasks", GOOD[: GOOD.index("[[search_tasks]]")], ["search_tasks"]),
+    ("fec_too_many_examples", edit("num_train_examples = 10\n", "num_train_examples = 101\n"),
+     ["fec.num_train_examples", "<= 100"]),
+    ("min_above_max", edit("learn_init = 4", "learn_init = 4\nlearn_min = 5\nlearn_max = 3"),
+     ["sizes.learn_min", "sizes.learn_max"]),
+    ("no_writable_vector", edit("vectors = 3", "vectors = 1"),
+     ["ops.learn", "writes a vector", "memory.vectors"]),
+    ("section_not_a_table", edit("[fec]\nnum_train_examples = 10\nnum_valid_examples = 10\n", "",
+                                 edit('name = "unit_config"\n', 'name = "unit_config"\nfec = 3\n')),
+     ["[fec]", "table"]),
+    ("not_toml", edit("[evolution]", "[evolution"), ["not valid TOML"]),
+    ("not_toml_value", edit("population_size = 10", "population_size = "), ["not valid TOML"]),
+]
+
+
+def test_good_base_config_parses():
+    cfg = parse(GOOD)
+    assert cfg.name == "unit_config" and cfg.evolution["population_size"] == 10
+    assert cfg.features == 4 and cfg.fec["forget_every"] == 100
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_configs_parse(path):
+    cfg = config.load(path)
+    assert cfg.search_tasks and cfg.evolution["mutations"]
+    assert cfg.capacity > max(max(cfg.size_bounds()[0]), 1) - 1
+
+
+def test_mismatched_features_case_is_what_it_says():
+    text = dict((k, t) for k, t, _ in BAD)["mismatched_features"]
+    assert text.count("features = 8") == 1
+    assert text.index("features = 8") > text.index("[[select_tasks]]")
+
+
+@pytest.mark.parametrize("case, text, needles", BAD, ids=[b[0] for b in BAD])
+def test_bad_config_raises_config_error_naming_the_key(case, text, needles):
+    with pytest.raises(ConfigError) as info:
+        parse(text, "bad.toml")
+    message = str(info.value)
+    for needle in needles:
+        assert needle in message, (case, message)
+    assert "\n" not in message
+
+
+def test_defaults_fill_in():
+    cfg = parse(GOOD)
+    assert cfg.evolution["fitness_combination"] == "mean"
+    assert cfg.evolution["max_abs_error"] == 100.0
+    assert cfg.evolution["strategy"] == "evolution"
+    assert cfg.hurdles is None and cfg.train_budget is None
+    assert cfg.search_tasks[0].num_tasks == 1 and cfg.search_tasks[0].num_train_epochs == 1
+    init, low, high = cfg.size_bounds()
+    assert init == low == [1, 1, 4] and high == [1, 1, 4]     # fixed sizes by default
+
+
+def test_large_step_counts_may_be_written_as_floats():
+    cfg = parse(edit("max_train_steps = 10_000", "max_train_steps = 2e8"))
+    assert cfg.evolution["max_train_steps"] == 200_000_000
+    with pytest.raises(ConfigError, match="evolution.max_train_steps"):
+        parse(edit("max_train_steps = 10_000", "max_train_steps = 2.5"))
+
+
+def test_load_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        config.load(tmp_path / "nope.toml")
+
+
+# ---- through the CLI ------------------------------------------------------------------------------
+
+CLI_CASES = [b for b in BAD if b[0] in {
+    "unknown_key", "wrong_type", "negative_population", "tournament_too_large", "all_ops_empty",
+    "random_init_without_ops", "unknown_op", "unknown_mutation", "bad_eval_type",
+    "eval_type_not_allowed_for_task", "mismatched_features", "not_toml", "no_writable_vector"}]
+
+
+@pytest.fixture(scope="module")
+def cli_results(tmp_path_factory):
+    """Run all bad configs through ``azc search`` at once (processes in parallel)."""
+    base = tmp_path_factory.mktemp("bad_configs")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs = {}
+    for case, text, _ in CLI_CASES + [("missing_file", None, None)]:
+        path = base / f"{case}.toml"
+        if text is not None:
+            path.write_text(text)
+        out = base / f"{case}_run"
+        procs[case] = (subprocess.Popen(
+            [sys.executable, "-m", "search.cli", "search", str(path), "--out", str(out)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), out)
+    results = {}
+    for case, (proc, out) in procs.items():
+        stdout, stderr = proc.communicate(timeout=300)
+        results[case] = (proc.returncode, stdout, stderr, out)
+    return results
+
+
+@pytest.mark.parametrize("case", [c[0] for c in CLI_CASES] + ["missing_file"])
+def test_cli_reports_one_error_line(cli_results, case):
+    code, stdout, stderr, out = cli_results[case]
+    assert code == 2, (case, stderr)
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), (case, stderr)
+    assert "Traceback" not in stderr + stdout
+    assert not out.exists()          # nothing is created for a config that cannot run
+    needles = {c: n for c, _, n in CLI_CASES}.get(case, ["no such config file"])
+    for needle in needles:
+        assert needle in lines[0], (case, lines[0])
