@@ -13,6 +13,7 @@ import sys
 import textwrap
 import warnings
 from dataclasses import replace
+from pathlib import Path
 
 import libcst as cst
 import numpy as np
@@ -116,6 +117,10 @@ def task_data(rng, eval_type: str, features: int, n_train: int = 8, n_valid: int
 # validation pass of predict calls (an RMS pass stops at the first too-large error).
 HARNESS = '''
 import importlib.abc, importlib.util, json, sys
+
+# Run with `python -I -S`: no site-packages, no PYTHONPATH, no repository; the only
+# third-party packages are the ones linked into the site directory given as argv[3].
+sys.path.insert(0, sys.argv[3])
 import numpy as np
 
 
@@ -127,6 +132,8 @@ class NoAzcompile(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, NoAzcompile())
 assert importlib.util.find_spec("json") and not any("main" in p.split("/")[-1:] for p in sys.path)
+for absent in ("sklearn", "scipy", "click", "libcst") + tuple(json.loads(sys.argv[4])):
+    assert importlib.util.find_spec(absent) is None, absent + " is importable"
 
 
 def protocol(mod, xtr, ytr, xva, yva, seed, eval_type, outputs, limit=100.0):
@@ -160,9 +167,38 @@ np.savez(sys.argv[2], **out)
 '''
 
 
+def only_packages(site: Path, packages: tuple) -> Path:
+    """A site directory in which ``packages`` (and their bundled shared libraries) are the
+    only third-party code: a machine with just numpy installed, as far as imports go."""
+    site.mkdir()
+    for name in packages:
+        root = Path(importlib.util.find_spec(name).origin).parent
+        (site / name).symlink_to(root)
+        libs = root.parent / f"{name}.libs"
+        if libs.exists():
+            (site / libs.name).symlink_to(libs)
+    return site
+
+
 def run_isolated(tmp_path, cases: list) -> dict:
-    """Write each (name, source, data, seed, eval_type) module to tmp_path and run them all
-    in one `python -I` subprocess whose sys.path does not include the repository."""
+    """Write each (name, source, data, seed, eval_type) module to tmp_path and run them in a
+    `python -I -S` subprocess that can import numpy and nothing else of ours or anyone's;
+    ``--jit`` modules run in a second one that can import numpy and numba."""
+    plain = [c for c in cases if not c[0].endswith("_jit")]
+    jit = [c for c in cases if c[0].endswith("_jit")]
+    out = {}
+    for label, group, packages, absent in (
+            ("numpy_only", plain, ("numpy",), ["numba", "llvmlite"]),
+            ("numpy_numba", jit, ("numpy", "numba", "llvmlite"), [])):
+        if group:
+            workdir = tmp_path / label
+            workdir.mkdir()
+            site = only_packages(workdir / "site", packages)
+            out.update(_run_group(workdir, group, site, absent))
+    return out
+
+
+def _run_group(tmp_path, cases: list, site: Path, absent: list) -> dict:
     data, rows = {}, []
     for name, source, (xtr, ytr, xva, yva), seed, eval_type in cases:
         path = tmp_path / f"{name}.py"
@@ -175,8 +211,9 @@ def run_isolated(tmp_path, cases: list) -> dict:
     (tmp_path / "cases.json").write_text(json.dumps({"data": str(tmp_path / "data.npz"),
                                                      "cases": rows}))
     (tmp_path / "harness.py").write_text(HARNESS)
-    done = subprocess.run([sys.executable, "-I", str(tmp_path / "harness.py"),
-                           str(tmp_path / "cases.json"), str(tmp_path / "out.npz")],
+    done = subprocess.run([sys.executable, "-I", "-S", str(tmp_path / "harness.py"),
+                           str(tmp_path / "cases.json"), str(tmp_path / "out.npz"), str(site),
+                           json.dumps(absent)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return dict(np.load(tmp_path / "out.npz"))
