@@ -895,6 +895,49 @@ def _constant_lines(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+class _StepSizes(cst.CSTTransformer):
+    """Learn's own step size: a number (other than 0 and +-1) that Learn multiplies by.  When
+    Learn uses exactly one such number, it becomes the module constant LEARNING_RATE (the
+    same float, so the numbers do not change)."""
+
+    NAME = "LEARNING_RATE"
+
+    def __init__(self):
+        self.values: set = set()
+        self.replace: float | None = None
+
+    def _factor(self, node) -> float | None:
+        value = constant_value(node)
+        if value is None or not math.isfinite(value) or value in (0.0, 1.0, -1.0):
+            return None
+        return value
+
+    def visit_BinaryOperation(self, node):
+        if isinstance(node.operator, cst.Multiply):
+            for side in (node.left, node.right):
+                if self._factor(side) is not None:
+                    self.values.add(repr(self._factor(side)))
+
+    def leave_BinaryOperation(self, original, updated):
+        if self.replace is None or not isinstance(updated.operator, cst.Multiply):
+            return updated
+        for field in ("left", "right"):
+            if self._factor(getattr(updated, field)) == self.replace:
+                updated = updated.with_changes(**{field: cst.Name(self.NAME)})
+        return updated
+
+
+def hoist_learning_rate(func: cst.FunctionDef, taken: set) -> tuple[cst.FunctionDef, str]:
+    """(Learn with its single step size named, the constant's line) or (func, "")."""
+    finder = _StepSizes()
+    func.visit(finder)
+    if len(finder.values) != 1 or _StepSizes.NAME in taken:
+        return func, ""
+    finder.replace = float(next(iter(finder.values)))
+    line = f"{_StepSizes.NAME} = {_literal(finder.replace)}  # a constant Learn sets and multiplies by"
+    return func.visit(finder), line
+
+
 def _check_program(program: Program) -> None:
     if not isinstance(program, Program):
         raise ProgramError(f"export needs a Program, got {type(program).__name__}")
@@ -935,10 +978,13 @@ def export_program(program: Program, *, jit: bool = False, class_name: str = "Ev
     assign_names(plan, name_registers)
     kernels = {name: make_kernel(plan, name, jit) for name in COMPONENTS}
     rename = {_raw(reg): name for reg, name in plan.names.items()}
-    functions = []
+    functions, constants = [], _constant_lines(plan)
     for kernel in kernels.values():
         if kernel is not None:
             func = _simplify_kernel(plan, kernel).visit(_Rename(rename))
+            if kernel.component == "learn" and name_registers == "auto":
+                func, line = hoist_learning_rate(func, set(plan.names.values()))
+                constants = "\n".join(x for x in (constants, line) if x)
             functions.append(cst.Module([]).code_for_node(func).strip() + "\n")
     task_text = codegen.template(_TASK_TEMPLATE[task.eval_type]).substitute(
         CLASS_NAME=class_name, NUM_CLASSES=task.num_classes)
@@ -948,7 +994,7 @@ def export_program(program: Program, *, jit: bool = False, class_name: str = "Ev
         DOCSTRING=_docstring(program, plan, class_name, lines,
                              liveness.canonical_hash(program, task.mode), jit),
         JIT_IMPORT="from numba import njit\n" if any(k and k.jit for k in kernels.values()) else "",
-        FEATURES=program.memory.features, CONSTANTS=_constant_lines(plan),
+        FEATURES=program.memory.features, CONSTANTS=constants,
         HELPERS=_helper_source(), KERNELS="\n\n".join(functions),
         STATE_ZEROS=", ".join(f'"{plan.key(reg)}": {_state_zero(reg)}' for reg in plan.state),
         SETUP_BODY=_body(plan, kernels["setup"], "setup"),

@@ -177,10 +177,12 @@ def _remove_numba_cache(path: Path, module) -> None:
 # ---- stale numba caches -----------------------------------------------------------------------
 # numba keys a cached function on its own source file only.  The search loop inlines the
 # generated interpreter from another module, so after an edit of that module (or of any module
-# it inlines) numba would keep loading stale machine code.  Fingerprint our sources and drop
-# numba's cache files for them whenever the fingerprint changes.
+# it inlines) numba would keep loading stale machine code.  Deleting stale files is not enough:
+# a process still running the old code writes them back.  So numba's cache lives in a folder
+# named for the fingerprint of our sources: other sources, other folder, never a stale hit.
 
-_FINGERPRINT_FILE = "azc-sources.sha1"
+_ROOT_ENV = "AZC_NUMBA_CACHE_ROOT"   # the parent folder, passed on to child processes
+_KEEP_SECONDS = 7 * 24 * 3600        # fingerprint folders unused this long are removed
 
 
 def _package_dirs() -> list[Path]:
@@ -205,34 +207,46 @@ def _sources_fingerprint(dirs) -> str:
     return digest.hexdigest()
 
 
-def _numba_cache_dirs(package_dir: Path) -> list[Path]:
-    out = [package_dir / "__pycache__"]
-    root = os.environ.get("NUMBA_CACHE_DIR")
-    if root:
-        out.append(Path(root) / str(package_dir.resolve()).lstrip(os.sep))
-    return out
-
-
 def guard_numba_cache() -> None:
-    """Drop numba cache files of this project's modules if any of their sources changed."""
-    dirs = _package_dirs()
+    """Point numba's cache at ``<root>/<fingerprint>``; root is ``$NUMBA_CACHE_DIR`` if set,
+    else ``<azcompile cache dir>/numba``.  Call before any numba function is defined."""
     try:
-        fingerprint = _sources_fingerprint(dirs)
+        fingerprint = _sources_fingerprint(_package_dirs())[:16]
     except OSError:
         return
-    for package_dir in dirs:
-        for cache in _numba_cache_dirs(package_dir):
-            marker = cache / _FINGERPRINT_FILE
-            try:
-                if marker.exists() and marker.read_text().strip() == fingerprint:
-                    continue
-                if cache.exists():
-                    for f in list(cache.glob("*.nbi")) + list(cache.glob("*.nbc")):
-                        f.unlink(missing_ok=True)
-                cache.mkdir(parents=True, exist_ok=True)
-                atomic_write_text(marker, fingerprint + "\n")
-            except OSError:
-                pass  # a read-only install: numba falls back to its own user cache
+    root = os.environ.get(_ROOT_ENV) or os.environ.get("NUMBA_CACHE_DIR")
+    root = Path(root).expanduser() if root else default_cache_dir() / "numba"
+    target = root / fingerprint
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        os.utime(target)
+    except OSError:
+        return  # not writable: numba falls back to its own locations
+    os.environ[_ROOT_ENV] = str(root)
+    os.environ["NUMBA_CACHE_DIR"] = str(target)
+    config = sys.modules.get("numba.core.config")
+    if config is not None:  # numba was imported first: its config is already read
+        config.CACHE_DIR = str(target)
+    _prune_fingerprint_folders(root, keep=fingerprint)
+
+
+def _prune_fingerprint_folders(root: Path, keep: str) -> None:
+    import shutil
+    import time
+
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if name == keep or len(name) != 16 or not all(c in "0123456789abcdef" for c in name):
+            continue
+        try:
+            if time.time() - entry.stat().st_mtime > _KEEP_SECONDS:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            pass
 
 
 _default: KernelCache | None = None

@@ -2,10 +2,10 @@
 
 Figures:
   machine              CPU model, cores, Python / numba / numpy versions
-  eval_us              microseconds per program evaluation on 4/8/16-feature tasks with
-                       100 and 1000 examples, interpreted and compiled
-  compile              numba compile time per candidate, and its load time from the disk
-                       cache in a new process
+  core                 azcompile.benchmark: microseconds per program evaluation on 4/8/16-
+                       feature tasks with 100 and 1000 examples, interpreted and compiled,
+                       from numba (as the search runs) and from Python; numba compile time
+                       per candidate; its load time from the disk cache in a new process
   export               time to export a program as a standalone module
   demo_throughput      the demo config on one worker: individuals/s, executed train steps/s,
                        canonical-cache and FEC hit rates, where the time goes
@@ -58,17 +58,12 @@ def machine() -> dict:
             "numba": numba.__version__, "numpy": np.__version__, "platform": platform.platform()}
 
 
-# ---- per-program evaluation time ---------------------------------------------------------------
+# ---- the compiler core: evaluation per tier, compile, load (azcompile.benchmark) ---------------
 
-def _linear_program(F):
-    from azcompile.program import Memory, Program, instructions
+def core(quick: bool) -> dict:
+    from azcompile.benchmark import measure
 
-    return Program(
-        setup=instructions([("SCALAR_CONST_SET_OP", 0, 0, 2, (0.01,))]),
-        predict=instructions([("VECTOR_INNER_PRODUCT_OP", 0, 1, 1)]),
-        learn=instructions([("SCALAR_DIFF_OP", 0, 1, 3), ("SCALAR_PRODUCT_OP", 3, 2, 3),
-                            ("SCALAR_VECTOR_PRODUCT_OP", 3, 0, 2), ("VECTOR_SUM_OP", 1, 2, 1)]),
-        memory=Memory(4, 3, 1, F))
+    return measure(sizes=(4, 8, 16), target_s=0.15 if quick else 0.6)
 
 
 def _nn_program(F):
@@ -77,88 +72,6 @@ def _nn_program(F):
     from .initial import neural_net
 
     return neural_net(Memory(5, 9, 2, F))
-
-
-def _time_calls(fn, min_seconds):
-    fn()
-    n, start = 0, time.perf_counter()
-    while True:
-        fn()
-        n += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds and n >= 5:
-            return elapsed / n
-
-
-def eval_times(quick: bool) -> list[dict]:
-    """Per-program evaluation time from Python (the engine API) in both tiers."""
-    from azcompile import engine
-    from azcompile.jit_cache import KernelCache
-
-    rows = []
-    cache = KernelCache(tempfile.mkdtemp(prefix="azc-bench-"))
-    for name, make in (("linear_regression", _linear_program), ("neural_net", _nn_program)):
-        for F in (4, 8, 16):
-            for n in (100, 1000):
-                rng = np.random.default_rng(0)
-                w = rng.standard_normal(F)
-                xtr, xva = rng.standard_normal((n, F)), rng.standard_normal((100, F))
-                prog = make(F)
-                row = {"program": name, "features": F, "train_examples": n, "valid_examples": 100}
-                for tier in ("interp", "compiled"):
-                    def call(tier=tier):
-                        engine.run(prog, xtr, xtr @ w, xva, xva @ w, engine=tier, cache=cache)
-                    row[f"{tier}_us"] = round(_time_calls(call, 0.2 if quick else 1.0) * 1e6, 1)
-                rows.append(row)
-    return rows
-
-
-_LOAD_SCRIPT = """
-import sys, time
-t = time.perf_counter()
-from azcompile import engine, jit_cache
-import numpy as np
-sys.path.insert(0, {root!r})
-from search.bench import _linear_program
-prog = _linear_program(4)
-rng = np.random.default_rng(0)
-x = rng.standard_normal((100, 4))
-cache = jit_cache.KernelCache({cache!r})
-t0 = time.perf_counter()
-engine.run(prog, x, x[:, 0], x, x[:, 0], engine="compiled", cache=cache)
-print(time.perf_counter() - t0)
-"""
-
-
-def compile_times() -> dict:
-    """Compile a few fresh candidates, then load one from the disk cache in a new process."""
-    from azcompile import engine
-    from azcompile.jit_cache import KernelCache
-
-    root = tempfile.mkdtemp(prefix="azc-bench-compile-")
-    cache = KernelCache(root)
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((100, 4))
-    times = []
-    for k in range(3):
-        prog = _linear_program(4)
-        # Distinct candidates: change the learning-rate constant.
-        from azcompile.program import Instruction
-
-        lr = Instruction.make("SCALAR_CONST_SET_OP", out=2, data=(0.01 * (k + 2),))
-        prog = prog.with_components((lr,), prog.predict, prog.learn)
-        start = time.perf_counter()
-        engine.run(prog, x, x[:, 0], x, x[:, 0], engine="compiled", cache=cache)
-        times.append(time.perf_counter() - start)
-    # The first linear program (lr 0.01) is compiled here, then loaded by a new process.
-    engine.run(_linear_program(4), x, x[:, 0], x, x[:, 0], engine="compiled", cache=cache)
-    script = _LOAD_SCRIPT.format(root=str(Path(__file__).resolve().parent.parent), cache=root)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         env=dict(os.environ), timeout=300)
-    load = float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
-    return {"compile_s_per_candidate": round(float(np.mean(times)), 3),
-            "compile_s_each": [round(t, 3) for t in times],
-            "disk_cache_load_s_new_process": None if load is None else round(load, 4)}
 
 
 def export_time() -> dict:
@@ -196,7 +109,9 @@ def run_search(config: Path, out: Path, *args) -> dict:
     for e in ends:
         for k, v in e["stats"].items():
             stats[k] = stats.get(k, 0) + v
+    profile = ends[0].get("profile") if ends else None
     return {"wall_s": round(wall, 2), "elapsed_s": final["elapsed"], "final": final,
+            "profile": profile,
             "experiments": final["experiments"], "individuals": final["individuals"],
             "stats": stats, "events": events}
 
@@ -206,13 +121,20 @@ def _parallel(jobs, width=2):
         return list(pool.map(lambda job: job(), jobs))
 
 
+def _seeded_runs(config: Path, workdir: Path, label: str, seeds, *args):
+    """``azc search config --seed s *args`` for each seed, two at a time: (seed, result)
+    pairs, where a failed run's result holds only its ``error``."""
+    jobs = [lambda s=s: run_search(config, workdir / f"{label}_{s}", "--seed", s, *args)
+            for s in seeds]
+    return list(zip(seeds, _parallel(jobs)))
+
+
 def time_to_solve(seeds, early: bool, workdir: Path, cap_s: float) -> dict:
     config = _example("demo", workdir, (lambda t: t.replace("early_select = false",
                                                             "early_select = true")) if early else None)
-    jobs = [lambda s=s: run_search(config, workdir / f"tts_{'early' if early else 'ref'}_{s}",
-                                   "--seed", s, "--max-time", cap_s) for s in seeds]
     rows = []
-    for seed, res in zip(seeds, _parallel(jobs)):
+    label = f"tts_{'early' if early else 'ref'}"
+    for seed, res in _seeded_runs(config, workdir, label, seeds, "--max-time", cap_s):
         if "error" in res:
             rows.append({"seed": seed, "error": res["error"]})
             continue
@@ -242,7 +164,8 @@ def demo_throughput(workdir: Path, seconds: float) -> dict:
             "reference_accounted_train_steps_per_s": round(st.get("train_steps", 0) / el),
             "canonical_hit_rate": round(st.get("canonical_hits", 0) / n, 3),
             "fec_hit_rate": round(st.get("fec_hits", 0) / fec_total, 3),
-            "evaluated_fraction": round(st.get("evaluations", 0) / n, 3)}
+            "evaluated_fraction": round(st.get("evaluations", 0) / n, 3),
+            "profile": res["profile"]}
 
 
 def random_vs_evolution(workdir: Path, seeds, individuals: int) -> dict:
@@ -253,11 +176,8 @@ def random_vs_evolution(workdir: Path, seeds, individuals: int) -> dict:
     evo_cfg = _example("demo", workdir)
     out = {"individuals_per_run": individuals}
     for name, cfg in (("evolution", evo_cfg), ("random_search", random_cfg)):
-        jobs = [lambda s=s, cfg=cfg, name=name: run_search(cfg, workdir / f"{name}_{s}", "--seed", s,
-                                                          "--max-individuals", individuals)
-                for s in seeds]
         rows = []
-        for seed, res in zip(seeds, _parallel(jobs)):
+        for seed, res in _seeded_runs(cfg, workdir, name, seeds, "--max-individuals", individuals):
             if "error" in res:
                 rows.append({"seed": seed, "error": res["error"]})
                 continue
@@ -283,10 +203,8 @@ def hurdles_effect(workdir: Path, seeds, cap_s: float) -> dict:
     out = {}
     for label, flag in (("without_hurdles", False), ("with_hurdles", True)):
         cfg = _example("demo", workdir, edit(flag))
-        jobs = [lambda s=s, cfg=cfg, label=label: run_search(cfg, workdir / f"{label}_{s}", "--seed", s,
-                                                            "--max-time", cap_s) for s in seeds]
         rows = []
-        for seed, res in zip(seeds, _parallel(jobs)):
+        for seed, res in _seeded_runs(cfg, workdir, label, seeds, "--max-time", cap_s):
             if "error" in res:
                 rows.append({"seed": seed, "error": res["error"]})
                 continue
@@ -305,17 +223,24 @@ def hurdles_effect(workdir: Path, seeds, cap_s: float) -> dict:
     return out
 
 
-def nonlinear(workdir: Path, cap_s: float) -> dict:
-    res = run_search(_example("nonlinear", workdir), workdir / "nonlinear", "--max-time", cap_s)
-    if "error" in res:
-        return res
-    first = next((e for e in res["events"] if e["event"] == "new_best" and e["fitness"] > 0.9999), None)
-    return {"seconds": res["elapsed_s"], "individuals": res["individuals"],
-            "individuals_per_s": round(res["individuals"] / max(res["elapsed_s"], 1e-9)),
-            "best_search_fitness": res["final"]["search_fitness"],
-            "final_fitness": res["final"]["final_fitness"],
-            "individuals_to_0.9999": first["individuals"] if first else None,
-            "seconds_to_0.9999": first["elapsed"] if first and "elapsed" in first else None}
+def nonlinear(workdir: Path, cap_s: float, seeds=(100001, 1, 2, 3, 4)) -> dict:
+    """The reference's nonlinear integration test (its own seed 100001, then 1-4): one
+    experiment of 1e8 train steps from the damaged neural net."""
+    config = _example("nonlinear", workdir)
+    rows = []
+    for seed, res in _seeded_runs(config, workdir, "nonlinear", seeds, "--max-time", cap_s):
+        if "error" in res:
+            rows.append({"seed": seed, "error": res["error"]})
+            continue
+        first = next((e for e in res["events"]
+                      if e["event"] == "new_best" and e["fitness"] > 0.9999), None)
+        rows.append({"seed": seed, "seconds": res["elapsed_s"], "individuals": res["individuals"],
+                     "individuals_per_s": round(res["individuals"] / max(res["elapsed_s"], 1e-9)),
+                     "best_search_fitness": res["final"]["search_fitness"],
+                     "select_fitness": res["final"]["select_fitness"],
+                     "final_fitness": res["final"]["final_fitness"],
+                     "individuals_to_0.9999": first["individuals"] if first else None})
+    return {"runs": rows}
 
 
 def scaling(workdir: Path, seconds: float) -> dict:
@@ -338,8 +263,7 @@ def run_suite(quick: bool, json_path: Path | None, echo=print) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="azc-bench-runs-"))
     results = {"quick": quick, "machine": machine()}
     steps = [
-        ("eval_us", lambda: eval_times(quick)),
-        ("compile", compile_times),
+        ("core", lambda: core(quick)),
         ("export", export_time),
         ("demo_throughput", lambda: demo_throughput(workdir, 15 if quick else 60)),
         ("time_to_solve_reference", lambda: time_to_solve([1, 2, 3, 4, 5], False, workdir,
@@ -370,13 +294,11 @@ def format_results(r: dict) -> str:
     lines.append(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
                  f"numba {m['numba']}, numpy {m['numpy']}")
     lines.append("")
-    lines.append("per-program evaluation (us, from Python)   interp   compiled")
-    for row in r["eval_us"]:
-        lines.append(f"  {row['program']:18s} F={row['features']:<2d} n={row['train_examples']:<5d}"
-                     f"   {row['interp_us']:9.1f} {row['compiled_us']:9.1f}")
-    c = r["compile"]
-    lines.append(f"numba compile per candidate: {c['compile_s_per_candidate']} s; "
-                 f"disk-cache load in a new process: {c['disk_cache_load_s_new_process']} s")
+    from azcompile.benchmark import format_table
+
+    lines.append("per-program evaluation (us), numba compile per candidate (s), disk-cache load in a "
+                 "new process (ms):")
+    lines.append(format_table(r["core"]))
     e = r["export"]
     if "export_s" in e:
         lines.append(f"export: {e['export_s']} s per module (first {e['export_s_first']} s)")
@@ -386,17 +308,24 @@ def format_results(r: dict) -> str:
                      f"{d['executed_train_steps_per_s']:,} executed train steps/s "
                      f"({d['reference_accounted_train_steps_per_s']:,}/s as the reference counts), "
                      f"canonical hits {d['canonical_hit_rate']:.0%}, FEC hits {d['fec_hit_rate']:.0%}")
+        if d.get("profile"):
+            lines.append("  where the time goes (share of search wall time): " + ", ".join(
+                f"{k} {v:.1%}" for k, v in d["profile"].items() if k != "seconds"))
     for key, label in (("time_to_solve_reference", "reference semantics"),
                        ("time_to_solve_early_select", "early select")):
         t = r[key]
         runs = ", ".join(f"seed {x['seed']}: {x['seconds']:.1f}s" + ("" if x.get("solved") else " (unsolved)")
                          for x in t["runs"] if "seconds" in x)
         lines.append(f"time to solve ({label}): {runs}; median {t['median_s']} s; solved {t['solved']}")
-    n = r["nonlinear"]
-    if "error" not in n:
-        lines.append(f"nonlinear: {n['individuals_per_s']:,} individuals/s, best search fitness "
-                     f"{n['best_search_fitness']:.6f}, final {n['final_fitness']}, "
-                     f"individuals to 0.9999: {n['individuals_to_0.9999']}")
+    for x in r["nonlinear"]["runs"]:
+        if "error" in x:
+            lines.append(f"nonlinear seed {x['seed']}: {x['error']}")
+            continue
+        lines.append(f"nonlinear seed {x['seed']}: {x['individuals']:,} individuals in "
+                     f"{x['seconds']:.1f} s ({x['individuals_per_s']:,}/s), best search fitness "
+                     f"{x['best_search_fitness']:.6f} (0.9999 after "
+                     f"{x['individuals_to_0.9999'] or '-'} individuals), select "
+                     f"{x['select_fitness']:.6f}, final {x['final_fitness']:.6f}")
     s = r["scaling"]
     lines.append(f"scaling: 1 worker {s.get('workers_1')}/s, 2 workers {s.get('workers_2')}/s, "
                  f"ratio {s.get('ratio')}")

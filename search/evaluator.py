@@ -32,6 +32,7 @@ from azcompile.ops import OP_ARRAYS
 from azcompile.rng import mix64, next_u64
 
 from . import fec
+from .profile import P_CANONICAL, P_EVALUATION, cycles, new_profile
 from .tasks import stack
 
 MEAN, MEDIAN = 0, 1
@@ -201,10 +202,10 @@ def evaluate_program(code, data, size, tasks, ws, fec_cache, canon_cache, hurdle
                      stats, rng, S, V, M, F):
     """Fitness of the array-encoded program (code, data, size) on all tasks."""
     ccode, cdata, csize, stream = ws[5], ws[6], ws[7], ws[8]
-    fits, pending, keys = ws[12], ws[13], ws[14]
     meta = tasks[5]
     use_fec = ecfg[E_FEC] != 0
     stats[S_INDIVIDUALS] += 1
+    prof, t0 = ws[16], cycles()
     h = _fitness_key(canonicalize(code, data, size, ccode, cdata, csize, S, V, M, ecfg[E_MODE]),
                      code, size, meta, ecfg, fcfg)
     noisy = _canonical_streams(ccode, csize, stream)
@@ -216,12 +217,29 @@ def evaluate_program(code, data, size, tasks, ws, fec_cache, canon_cache, hurdle
     if cacheable:
         found, value = fec.lookup(canon_cache, h, ecfg[E_FEC_FORGET] if noisy else 0)
         if found:
+            prof[P_CANONICAL] += cycles() - t0
             stats[S_CANON_HITS] += 1
             for t in range(meta.shape[0]):  # charge what the reference would: a probe or a run
                 full = meta[t, 1]
                 stats[S_TRAIN_STEPS] += min(ecfg[E_FEC_TRAIN], full) if use_fec else full
             return value
     stats[S_CANON_MISSES] += 1
+    t1 = cycles()
+    prof[P_CANONICAL] += t1 - t0
+    fitness = _evaluate_miss(code, data, size, tasks, ws, fec_cache, canon_cache, hurdle, ecfg,
+                             fcfg, stats, rng, h, cacheable, S, V, M, F)
+    prof[P_EVALUATION] += cycles() - t1
+    return fitness
+
+
+@njit(cache=True, inline="always")
+def _evaluate_miss(code, data, size, tasks, ws, fec_cache, canon_cache, hurdle, ecfg, fcfg,
+                   stats, rng, h, cacheable, S, V, M, F):
+    """A canonical-cache miss: pre-filter, budget, FEC probe, hurdle, full evaluation."""
+    ccode, csize = ws[5], ws[7]
+    fits, pending, keys = ws[12], ws[13], ws[14]
+    meta = tasks[5]
+    use_fec = ecfg[E_FEC] != 0
     if ecfg[E_PREFILTER] != 0 and not feature_dependent(ccode, csize, S, V, ecfg[E_MODE]):
         stats[S_PREFILTERED] += 1
         if cacheable:
@@ -314,7 +332,8 @@ def new_workspace(memory, capacity: int, n_tasks: int):
             np.zeros(100), np.zeros(100), np.zeros(3, dtype=np.int64),
             np.zeros(n_tasks), np.zeros(n_tasks, dtype=np.int64),
             np.zeros(n_tasks, dtype=np.uint64),
-            np.zeros((0, 1)))  # no prediction recording in search
+            np.zeros((0, 1)),  # no prediction recording in search
+            new_profile())     # ws[16]: cycles per phase (search.profile)
 
 
 def new_hurdle(window: int) -> np.ndarray:

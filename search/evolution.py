@@ -21,6 +21,7 @@ from azcompile.rng import next_int
 
 from .evaluator import evaluate_program
 from .mutator import NOT_MUTATED, RANDOMIZE_ALGORITHM, mutate, randomize_program
+from .profile import P_LOOP, P_MUTATION, cycles
 
 EVOLUTION, RANDOM_SEARCH = 0, 1
 STRATEGIES = {"evolution": EVOLUTION, "random": RANDOM_SEARCH}
@@ -106,8 +107,10 @@ def evolve(pop, n_children, cursor, next_id, strategy, T, init, mut, mutate_prob
     ccode, cdata, csize = child
     P = fitness.shape[0]
     log[9][:] = 0
+    loop_start = cycles()
     for k in range(n_children):
         i = cursor
+        t0 = cycles()
         # The child buffer is copied whole (rows past the sizes included), so rows left from
         # the previous child never reach the population: its arrays are then a function of
         # the checkpointed state alone, and a resumed run stays identical bit for bit.
@@ -126,6 +129,7 @@ def evolve(pop, n_children, cursor, next_id, strategy, T, init, mut, mutate_prob
             parent_id = -1
             parent_fit = 0.0
             kind = RANDOMIZE_ALGORITHM
+        ws[16][P_MUTATION] += cycles() - t0
         f = evaluate_program(ccode, cdata, csize, tasks, ws, fec_cache, canon_cache, hurdle,
                              ecfg, fcfg, stats, rng, S, V, M, F)
         _copy_program(ccode, cdata, csize, code[i], data[i], size[i])
@@ -136,6 +140,7 @@ def evolve(pop, n_children, cursor, next_id, strategy, T, init, mut, mutate_prob
         _log_child(log, k, next_id[0], parent_id, kind, f, parent_fit, ccode, cdata, csize)
         next_id[0] += 1
         cursor = (cursor + 1) % P
+    ws[16][P_LOOP] += cycles() - loop_start
     return cursor
 
 

@@ -30,6 +30,7 @@ from .config import Config, ConfigError, build_task_list
 from .island import Island
 from .lineage import Lineage
 from .mutator import MutatorSpec
+from .profile import WallClock
 from .rundir import RunDir
 from .tasks import TaskSpec, randomized_seeds
 
@@ -189,6 +190,8 @@ class Search:
             first = self.islands[0]
             count = min(self.batch_size, first.size - first.cursor)
             _on_all(self.islands, "evolve", count)
+            if self.clock is None:  # after the first batch: numba has compiled the loop
+                self.clock = WallClock(self._island_profile())
             self.total_individuals += count * len(self.islands)
             for isl, lineage in zip(self.islands, self.lineages):
                 lineage.add_batch(isl.log, isl.pop.ids)
@@ -239,6 +242,7 @@ class Search:
             self.islands = [RemoteIsland(self.cfg, self.search_specs, seed, self.batch_size)
                             for seed in seeds]
         self.lineages = [Lineage() for _ in self.islands]
+        self.clock = None   # started after the first evolution batch (see _after_sweep)
 
     def _close_islands(self) -> None:
         for isl in self.islands:
@@ -277,6 +281,10 @@ class Search:
             isl.immigrate(tuple(arr[pick] for arr in pooled))
         self.run_dir.event("migration", experiment=self.experiment, individuals=per_island,
                            migrants=k)
+
+    def _island_profile(self) -> np.ndarray:
+        """Mean phase cycles over islands: they run in parallel, so this is per worker."""
+        return np.mean([isl.profile for isl in self.islands], axis=0)
 
     def _after_sweep(self) -> None:
         stats = self.stats()
@@ -354,6 +362,9 @@ class Search:
         return fitness
 
     def _end_experiment(self, *, stopping: bool, select: float | None = None) -> None:
+        # Timing of the search itself, before the select evaluation (islands work in parallel:
+        # their mean is each worker's share).
+        profile = self.clock.breakdown(self._island_profile()) if self.clock else None
         best_island, best_slot, search_fit = self._best_member()
         candidate = self._candidate()
         if select is None:
@@ -362,7 +373,8 @@ class Search:
         self.run_dir.event("experiment_end", experiment=self.experiment, search_fitness=search_fit,
                            select_fitness=_finite(select), individuals=int(stats[E.S_INDIVIDUALS]),
                            train_steps=int(stats[E.S_TRAIN_STEPS]),
-                           stats=dict(zip(E.STAT_NAMES, (int(x) for x in stats))))
+                           stats=dict(zip(E.STAT_NAMES, (int(x) for x in stats))),
+                           profile=profile)
         score = select if np.isfinite(select) else search_fit
         if self.best is None or score >= self.best["score"]:
             self.best = {"score": score, "select_fitness": _finite(select), "search_fitness": search_fit,

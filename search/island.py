@@ -45,6 +45,11 @@ class Island:
         self.log = BatchLog.new(batch_size, L)
 
     @property
+    def profile(self) -> np.ndarray:
+        """Cycles spent per phase of the generation loop (search.profile)."""
+        return self.ws[16]
+
+    @property
     def size(self) -> int:
         return self.pop.fitness.shape[0]
 

@@ -78,7 +78,7 @@ def _sync(island) -> dict:
     log = island.log
     n, k = int(log.counts[0]), int(log.counts[1])
     return {"cursor": island.cursor, "initialized": island.initialized,
-            "stats": island.stats.copy(), "fitness": island.pop.fitness.copy(),
+            "stats": island.stats.copy(), "profile": island.profile.copy(), "fitness": island.pop.fitness.copy(),
             "ids": island.pop.ids.copy(),
             "log": (log.ids[:n].copy(), log.parents[:n].copy(), log.mutations[:n].copy(),
                     log.fitness[:n].copy(), log.parent_fitness[:n].copy(),
@@ -125,6 +125,7 @@ class RemoteIsland:
         self.process.start()
         child.close()
         self.pop = _MirrorPopulation(self)
+        self.profile = None
         self.size = cfg.evolution["population_size"]
         self._waiting = False
         self._apply(self._receive())
@@ -156,6 +157,7 @@ class RemoteIsland:
         self.cursor = sync["cursor"]
         self.initialized = sync["initialized"]
         self.stats = sync["stats"]
+        self.profile = sync["profile"]
         self.pop.fitness = sync["fitness"]
         self.pop.ids = sync["ids"]
         self.log = _MirrorLog(sync["log"])

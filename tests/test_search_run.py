@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "data" / "tiny.toml"
-TIMING_FIELDS = {"time", "elapsed"}
+TIMING_FIELDS = {"time", "elapsed", "profile"}
 
 
 def azc(*args, check=True, **kw):
@@ -62,6 +62,18 @@ def test_run_directory_holds_config_events_checkpoint_and_best(reference_run):
     assert len(best["meta"]["canonical_hash"]) == 16
     assert "Final evaluation fitness" in proc.stdout
     assert not (out / ".lock").exists()
+
+
+def test_experiment_end_says_where_the_time_went(reference_run):
+    out, _ = reference_run
+    ends = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()
+            if '"experiment_end"' in line]
+    profile = ends[0]["profile"]
+    shares = {k: v for k, v in profile.items() if k != "seconds"}
+    assert set(shares) == {"mutation", "canonical", "evaluation", "loop", "python"}
+    assert all(0.0 <= v <= 1.0 for v in shares.values()) and profile["seconds"] > 0
+    assert abs(sum(shares.values()) - 1.0) < 0.01
+    assert shares["evaluation"] > 0 and shares["mutation"] > 0 and shares["canonical"] > 0
 
 
 def test_same_seed_gives_same_events_and_program(reference_run, tmp_path):

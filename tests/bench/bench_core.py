@@ -1,282 +1,33 @@
-"""Benchmark of the compiler core: evaluation cost per tier, compile cost, cache-hit load cost.
+"""Benchmark of the compiler core (``azcompile.benchmark``): microseconds per program
+evaluation in each tier, numba compile time per candidate, cache-hit load time from disk in a
+new process, on the demo-sized task and larger ones.
 
     python tests/bench/bench_core.py [--json out.json] [--quick]
 
-For three programs (the README's linear regression, the reference's 2-layer neural network,
-and a random program over the baseline experiment's op lists) on linear-regression tasks with
-F = 4, 8, 16 features and 100 or 1000 training examples (100 validation examples), it reports:
-
-* interp, numba loop:    microseconds per evaluation (Setup + one training epoch + one
-                         validation pass) with the interpreter kernel called R times from
-                         inside numba, so no Python call overhead is included;
-* interp, from Python:   the same through ``engine.call_literal`` once per evaluation;
-* compiled, numba loop / from Python: the same for the candidate's compiled kernel;
-* compile:               seconds to generate + numba-compile one candidate in a fresh cache
-                         directory (what a cache miss costs);
-* load (new process):    milliseconds for ``KernelCache.get`` in a fresh Python process when
-                         the kernel is on disk (source + numba cache), i.e. a cache hit.
-
-Not a pytest test; the numbers go to stdout (and to --json).
+Not a pytest test; the numbers go to stdout (and to --json).  ``azc bench`` includes them.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import numpy as np  # noqa: E402
-from numba import literally, njit  # noqa: E402
-
-from azcompile import ops  # noqa: E402
-from azcompile._interp_kernel import evaluate_task  # noqa: E402
-from azcompile.engine import RMS_ERROR, call_literal  # noqa: E402
-from azcompile.interpreter import evaluate_task_literal, workspace  # noqa: E402
-from azcompile.jit_cache import KernelCache  # noqa: E402
-from azcompile.liveness import SCALAR_TASK, canonical, live_instructions, stream_ids  # noqa: E402
-from azcompile.program import FIRST_OUT, Instruction, Memory, Program, instructions  # noqa: E402
+from azcompile.benchmark import format_table, measure  # noqa: E402
 
 
-# ---- programs --------------------------------------------------------------------------------
-
-def linear_regression(F):
-    return Program(
-        setup=instructions([("SCALAR_CONST_SET_OP", 0, 0, 2, (0.01, 0, 0, 0))]),
-        predict=instructions([("VECTOR_INNER_PRODUCT_OP", 0, 1, 1)]),
-        learn=instructions([("SCALAR_DIFF_OP", 0, 1, 3), ("SCALAR_PRODUCT_OP", 3, 2, 3),
-                            ("SCALAR_VECTOR_PRODUCT_OP", 3, 0, 2), ("VECTOR_SUM_OP", 1, 2, 1)]),
-        memory=Memory(4, 3, 1, F))
-
-
-def neural_net(F):
-    """The reference's NEURAL_NET_ALGORITHM (2-layer ReLU net, lr 0.01, init stdev 0.1)."""
-    return Program(
-        setup=instructions([("VECTOR_GAUSSIAN_SET_OP", 0, 0, 2, (0, 0.0, 0.1, 0)),
-                            ("MATRIX_GAUSSIAN_SET_OP", 0, 0, 0, (0, 0.0, 0.1, 0)),
-                            ("SCALAR_CONST_SET_OP", 0, 0, 3, (0.01, 0, 0, 0))]),
-        predict=instructions([("MATRIX_VECTOR_PRODUCT_OP", 0, 0, 3), ("VECTOR_SUM_OP", 3, 1, 3),
-                              ("VECTOR_MAX_OP", 3, 5, 4), ("VECTOR_INNER_PRODUCT_OP", 4, 2, 1),
-                              ("SCALAR_SUM_OP", 1, 2, 1)]),
-        learn=instructions([("SCALAR_DIFF_OP", 0, 1, 4), ("SCALAR_PRODUCT_OP", 3, 4, 4),
-                            ("SCALAR_SUM_OP", 2, 4, 2), ("SCALAR_VECTOR_PRODUCT_OP", 4, 4, 6),
-                            ("VECTOR_SUM_OP", 2, 6, 2), ("SCALAR_VECTOR_PRODUCT_OP", 4, 2, 7),
-                            ("VECTOR_HEAVYSIDE_OP", 3, 0, 8), ("VECTOR_PRODUCT_OP", 8, 7, 7),
-                            ("VECTOR_SUM_OP", 1, 7, 1), ("VECTOR_OUTER_PRODUCT_OP", 7, 0, 1),
-                            ("MATRIX_SUM_OP", 0, 1, 0)]),
-        memory=Memory(5, 9, 2, F))
-
-
-BASELINE_OPS = (
-    ["SCALAR_CONST_SET_OP", "SCALAR_GAUSSIAN_SET_OP", "SCALAR_UNIFORM_SET_OP",
-     "VECTOR_GAUSSIAN_SET_OP", "VECTOR_UNIFORM_SET_OP", "MATRIX_GAUSSIAN_SET_OP",
-     "MATRIX_UNIFORM_SET_OP"],
-    ["SCALAR_SUM_OP", "MATRIX_VECTOR_PRODUCT_OP", "VECTOR_MAX_OP", "VECTOR_INNER_PRODUCT_OP",
-     "VECTOR_SUM_OP"],
-    ["SCALAR_SUM_OP", "SCALAR_DIFF_OP", "SCALAR_PRODUCT_OP", "SCALAR_VECTOR_PRODUCT_OP",
-     "VECTOR_SUM_OP", "VECTOR_HEAVYSIDE_OP", "VECTOR_PRODUCT_OP", "VECTOR_OUTER_PRODUCT_OP",
-     "MATRIX_SUM_OP"],
-)
-
-
-def random_baseline_program(F, seed):
-    """10 / 20 / 20 random instructions from the baseline experiment's op lists."""
-    gen = np.random.default_rng(seed)
-    mem = Memory(5, 9, 2, F)
-    comps = []
-    for names, n in zip(BASELINE_OPS, (10, 20, 20)):
-        rows = []
-        for _ in range(n):
-            op = ops.lookup(names[int(gen.integers(len(names)))])
-            pick = lambda kind, first=0: int(gen.integers(first, mem.count(kind)))  # noqa: E731
-            data = {ops.SCALAR_CONST: (gen.uniform(-1, 1), 0, 0, 0),
-                    ops.GAUSSIAN: (0, gen.uniform(-1, 1), gen.uniform(0, 1), 0),
-                    ops.UNIFORM: (0, gen.uniform(-1, 1), gen.uniform(-1, 1), 0)}.get(op.data,
-                                                                                  (0, 0, 0, 0))
-            rows.append(Instruction(op, pick(op.in1) if op.in1 else 0,
-                                    pick(op.in2) if op.in2 else 0,
-                                    pick(op.out, FIRST_OUT[op.out]), data))
-        comps.append(rows)
-    return Program(*comps, memory=mem)
-
-
-# ---- one evaluation's arguments --------------------------------------------------------------
-
-def task(F, n_train, n_valid=100, seed=0):
-    gen = np.random.default_rng(seed)
-    w = gen.normal(size=F)
-    x, xv = gen.normal(size=(n_train, F)), gen.normal(size=(n_valid, F))
-    return x, x @ w, xv, xv @ w
-
-
-def common_args(prog, data):
-    """evaluate_task's arguments after the program arrays (no prediction recording, as in a
-    search)."""
-    x, y, xv, yv = data
-    mem = prog.memory
-    s, v, m, tv, tm = workspace(mem.scalars, mem.vectors, mem.matrices, mem.features)
-    empty = np.zeros(0)
-    return (x, y, np.arange(len(x), dtype=np.int32), len(x), len(x), xv, yv, len(xv), len(xv),
-            RMS_ERROR, 0, 100.0, np.uint64(1), s, v, m, tv, tm, 0, empty, empty,
-            np.zeros(3, dtype=np.int64), np.zeros((0, 1)), np.zeros((0, 1)), mem.features)
-
-
-def program_args(prog):
-    code, data, size = prog.to_arrays()
-    mem = prog.memory
-    flags = live_instructions(code, size, mem.scalars, mem.vectors, SCALAR_TASK)
-    return code, data, stream_ids(code, size, flags), size
-
-
-@njit(cache=True, error_model="numpy")
-def interp_loop(reps, code, data, stream, size, xtr, ytr, order, n_unique, n_steps, xva, yva,
-                n_valid, n_valid_total, eval_type, K, max_abs_error, seed, s, v, m, tv, tm,
-                n_record, train_err, valid_err, counters, train_pred, valid_pred, F):
-    F = literally(F)
-    total = 0.0
-    for _ in range(reps):
-        total += evaluate_task(code, data, stream, size, xtr, ytr, order, n_unique, n_steps,
-                               xva, yva, n_valid, n_valid_total, eval_type, K, max_abs_error,
-                               seed, s, v, m, tv, tm, n_record, train_err, valid_err, counters,
-                               train_pred, valid_pred, F)
-    return total
-
-
-def compiled_loop(fn):
-    @njit(error_model="numpy")
-    def loop(reps, xtr, ytr, order, n_unique, n_steps, xva, yva, n_valid, n_valid_total,
-             eval_type, K, max_abs_error, seed, s, v, m, tv, tm, n_record, train_err, valid_err,
-             counters, train_pred, valid_pred, F):
-        total = 0.0
-        for _ in range(reps):
-            total += fn(xtr, ytr, order, n_unique, n_steps, xva, yva, n_valid, n_valid_total,
-                        eval_type, K, max_abs_error, seed, s, v, m, tv, tm, n_record, train_err,
-                        valid_err, counters, train_pred, valid_pred, F)
-        return total
-    return loop
-
-
-def per_call_us(fn, target_s):
-    """Best-of-3 microseconds per call of ``fn(reps)`` (which runs ``reps`` evaluations)."""
-    fn(1)
-    reps = 1
-    while True:
-        t = time.perf_counter()
-        fn(reps)
-        dt = time.perf_counter() - t
-        if dt > target_s / 10 or reps > 1 << 22:
-            break
-        reps *= 4
-    reps = max(1, int(reps * (target_s / 3) / max(dt, 1e-9)))
-    best = float("inf")
-    for _ in range(3):
-        t = time.perf_counter()
-        fn(reps)
-        best = min(best, (time.perf_counter() - t) / reps)
-    return best * 1e6
-
-
-LOAD_CHILD = """
-import json, sys, time
-t0 = time.perf_counter()
-from azcompile.jit_cache import KernelCache
-from azcompile.liveness import canonical
-from azcompile.program import loads
-imported = time.perf_counter() - t0
-out = []
-for path, cache_dir in json.loads(sys.argv[1]):
-    prog = loads(open(path).read())
-    canon, h = canonical(prog)
-    t = time.perf_counter()
-    module = KernelCache(cache_dir).get(canon, h)
-    out.append({"load_s": time.perf_counter() - t,
-                "cache_hits": sum(module.evaluate_task.stats.cache_hits.values()),
-                "cache_misses": sum(module.evaluate_task.stats.cache_misses.values())})
-print(json.dumps({"import_s": imported, "loads": out}))
-"""
-
-
-def main(argv=None):
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="write the results to this file")
     parser.add_argument("--quick", action="store_true", help="F = 4 only, shorter timings")
     args = parser.parse_args(argv)
-    sizes = [4] if args.quick else [4, 8, 16]
-    target = 0.2 if args.quick else 0.6
-    work = Path(tempfile.mkdtemp(prefix="azc_bench_"))
-    rows, kernels = [], []
-    programs = {"linear": linear_regression, "neural_net": neural_net,
-                "random_baseline": lambda F: random_baseline_program(F, 28)}
-    for F in sizes:
-        for name, make in programs.items():
-            prog = make(F)
-            canon, h = canonical(prog)
-            cache_dir = work / f"{name}_F{F}"
-            t = time.perf_counter()
-            module = KernelCache(cache_dir).get(canon, h)
-            compile_s = time.perf_counter() - t
-            path = work / f"{name}_F{F}.json"
-            prog.save(path)
-            kernels.append((str(path), str(cache_dir)))
-            loop = compiled_loop(module.evaluate_task)
-            live = tuple(len(c) for c in canon.components)
-            for n_train in (100, 1000):
-                data = task(F, n_train)
-                common = common_args(prog, data)
-                pa = program_args(prog)
-                row = {"program": name, "F": F, "n_train": n_train, "n_valid": 100,
-                       "instructions": tuple(len(c) for c in prog.components), "live": live,
-                       "compile_s": compile_s}
-                row["interp_numba_us"] = per_call_us(
-                    lambda r: call_literal(interp_loop, (r,) + pa + common), target)
-                row["interp_python_us"] = per_call_us(
-                    lambda r: [call_literal(evaluate_task_literal, pa + common)
-                               for _ in range(r)], target)
-                row["compiled_numba_us"] = per_call_us(lambda r: loop(r, *common), target)
-                row["compiled_python_us"] = per_call_us(
-                    lambda r: [module.evaluate_task(*common) for _ in range(r)], target)
-                fit_i = call_literal(evaluate_task_literal, pa + common)
-                fit_c = module.evaluate_task(*common)
-                row["fitness"] = fit_i
-                row["steps_done"] = int(common[-4][2])
-                assert fit_i == fit_c, (name, F, fit_i, fit_c)
-                rows.append(row)
-    # A cache hit in a new process (source + numba cache on disk).
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-c", LOAD_CHILD, json.dumps(kernels)],
-                         capture_output=True, text=True, env=env, check=True)
-    loads = json.loads(out.stdout.strip().splitlines()[-1])
-    by_kernel = dict(zip([k[0] for k in kernels], loads["loads"]))
-    for row in rows:
-        entry = by_kernel[str(work / f"{row['program']}_F{row['F']}.json")]
-        row["load_new_process_ms"] = entry["load_s"] * 1e3
-        row["load_cache_hit"] = entry["cache_hits"] >= 1 and entry["cache_misses"] == 0
-
-    header = (f"{'program':<16}{'F':>3}{'train':>6}{'live s/p/l':>11}{'interp':>10}"
-              f"{'interp':>10}{'compiled':>10}{'compiled':>10}{'compile':>9}{'load':>9}")
-    sub = (f"{'':<16}{'':>3}{'':>6}{'':>11}{'numba us':>10}{'py us':>10}{'numba us':>10}"
-           f"{'py us':>10}{'s':>9}{'ms':>9}")
-    print(header)
-    print(sub)
-    for r in rows:
-        live = "/".join(map(str, r["live"]))
-        print(f"{r['program']:<16}{r['F']:>3}{r['n_train']:>6}{live:>11}"
-              f"{r['interp_numba_us']:>10.1f}{r['interp_python_us']:>10.1f}"
-              f"{r['compiled_numba_us']:>10.1f}{r['compiled_python_us']:>10.1f}"
-              f"{r['compile_s']:>9.2f}{r['load_new_process_ms']:>9.1f}"
-              + ("" if r["load_cache_hit"] else "  (load compiled!)"))
-    print(f"\nnew-process import of azcompile: {loads['import_s'] * 1e3:.0f} ms "
-          "(not included in 'load')")
-    print("one evaluation = Setup + one epoch of Predict/Learn + 100 validation Predicts")
+    result = measure(sizes=(4,) if args.quick else (4, 8, 16),
+                     target_s=0.2 if args.quick else 0.6)
+    print(format_table(result))
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "import_s": loads["import_s"]},
-                                              indent=1))
+        Path(args.json).write_text(json.dumps(result, indent=1))
     return 0
 
 
