@@ -65,7 +65,7 @@ def machine() -> dict:
 def core(quick: bool) -> dict:
     from azcompile.benchmark import measure
 
-    return measure(sizes=(4, 8, 16), target_s=0.15 if quick else 0.6)
+    return measure(sizes=(4, 8, 16), target_s=0.05 if quick else 0.6)
 
 
 def _nn_program(F):

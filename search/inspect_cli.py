@@ -5,6 +5,7 @@ or a PROGRAM.json.  Errors are one line on stderr and exit status 2, never a tra
 """
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -116,7 +117,7 @@ def show_command(target, view, color, eval_type, num_classes):
     """Print a program as the paper writes it, in canonical form, or as Python."""
     try:
         program, eval_type, num_classes = load_target(target, eval_type, num_classes)
-        show(program, view, color=color, file=click.get_text_stream("stdout"),
+        show(program, view, color=color, file=sys.stdout,
              eval_type=eval_type, num_classes=num_classes)
     except _user_errors() as exc:
         raise InspectError(str(exc)) from None

@@ -22,10 +22,13 @@ import pytest
 from azcompile import ops, reference_programs
 from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR, run
 from azcompile.export import ExportError, export_program, prune_module
+from azcompile.program import load as load_program
 from azcompile.program import FIRST_OUT, Instruction, Memory, Program, ProgramError, instructions, loads
+from search.tasks import linear_task, nonlinear_task
 
 EVAL = {"rms_error": RMS_ERROR, "accuracy": ACCURACY, "multiclass": MULTICLASS}
 N_RANDOM = 200
+DATA = Path(__file__).resolve().parent / "data"
 K = 3  # classes of the multiclass cases
 
 
@@ -240,6 +243,13 @@ def test_exported_modules_reproduce_the_engine_bit_for_bit(tmp_path):
         data = task_data(rng, eval_type, 4, n_train=100, n_valid=30)
         add(f"nn_{eval_type}", neural_net(), eval_type, data, 12345)
     add("nn_accuracy_jit", neural_net(), "accuracy", data, 12345, jit=True)
+    # What searches found: the demo's winner on a demo task, a nonlinear run's on the
+    # teacher-network task (1000 training examples, Gaussian-initialised weights).
+    for name, make_task in (("demo_winner", lambda: linear_task(4, 100, 100, 11001, 1001)),
+                            ("nonlinear_winner", lambda: nonlinear_task(4, 1000, 100, 19000, 9000))):
+        task = make_task()
+        add(name, load_program(DATA / f"{name}.json"), "rms_error",
+            (task.x_train, task.y_train, task.x_valid, task.y_valid), 777)
     add("nn_multiclass", neural_net_multiclass(), "multiclass",
         task_data(rng, "multiclass", 4, n_train=60, n_valid=20), 99)
     for i in range(N_RANDOM):
@@ -254,6 +264,8 @@ def test_exported_modules_reproduce_the_engine_bit_for_bit(tmp_path):
     # between real predictions, not two arrays of NaN.
     rms = np.sqrt(np.mean((got["linear/valid"][:, 0] - lr_data[3]) ** 2))
     assert rms < 0.5 * np.sqrt(np.mean(lr_data[3] ** 2))
+    for name in ("demo_winner", "nonlinear_winner"):   # the winners learned their tasks
+        assert np.isfinite(got[name + "/valid"]).all()
 
 
 # ---- reading the exported code -----------------------------------------------------------
