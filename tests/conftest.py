@@ -22,3 +22,17 @@ def pytest_addoption(parser):
 @pytest.fixture(scope="session")
 def fuzz_programs(request):
     return request.config.getoption("--fuzz-programs")
+
+
+@pytest.fixture(scope="session")
+def tiny_run_dir(tmp_path_factory):
+    """A finished run directory of tests/data/tiny.toml (seed 11), made once per session."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    env = dict(os.environ, PYTHONPATH=str(_ROOT))
+    subprocess.run([sys.executable, "-m", "search.cli", "search",
+                    str(_ROOT / "tests" / "data" / "tiny.toml"), "--out", str(out), "--plain",
+                    "--seed", "11"], env=env, check=True, capture_output=True, timeout=600)
+    return out
