@@ -915,8 +915,9 @@ class _StepSizes(cst.CSTTransformer):
     def visit_BinaryOperation(self, node):
         if isinstance(node.operator, cst.Multiply):
             for side in (node.left, node.right):
-                if self._factor(side) is not None:
-                    self.values.add(repr(self._factor(side)))
+                value = self._factor(side)
+                if value is not None:
+                    self.values.add(repr(value))
 
     def leave_BinaryOperation(self, original, updated):
         if self.replace is None or not isinstance(updated.operator, cst.Multiply):

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from azcompile.jit_cache import atomic_write_bytes
 
 FORMAT = "azcompile.checkpoint/1"
 
@@ -24,20 +24,7 @@ def save(path: Path, arrays: dict, info: dict) -> None:
     buffer = io.BytesIO()
     doc = json.dumps({"format": FORMAT, **info}, allow_nan=False)
     np.savez(buffer, __info__=np.frombuffer(doc.encode(), dtype=np.uint8), **arrays)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buffer.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def load(path: Path) -> tuple[dict, dict]:

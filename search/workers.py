@@ -125,7 +125,6 @@ class RemoteIsland:
         self.process.start()
         child.close()
         self.pop = _MirrorPopulation(self)
-        self.profile = None
         self.size = cfg.evolution["population_size"]
         self._waiting = False
         self._apply(self._receive())

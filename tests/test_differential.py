@@ -26,6 +26,7 @@ from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR, run, task_mode
 from azcompile.jit_cache import KernelCache
 from azcompile.liveness import SCALAR_TASK, canonical
 from azcompile.program import FIRST_OUT, Instruction, Memory, Program
+from random_programs import random_instruction
 
 EVAL_TYPES = (RMS_ERROR, ACCURACY, MULTICLASS)
 FEATURE_SIZES = (3, 4)
@@ -34,31 +35,6 @@ SELECTION_POOL = 300
 
 
 # ---- random programs and tasks -------------------------------------------------------------
-
-def random_instruction(gen, mem, op, defined):
-    """Random addresses, inputs biased towards registers written earlier; data drawn as the
-    reference's randomizer does (index fractions in [0, 1), values in [-1, 1), ...)."""
-    def source(kind):
-        if defined[kind] and gen.random() < 0.8:
-            return int(gen.choice(sorted(defined[kind])))
-        return int(gen.integers(0, mem.count(kind)))
-
-    in1 = source(op.in1) if op.in1 else 0
-    in2 = source(op.in2) if op.in2 else 0
-    out = int(gen.integers(FIRST_OUT[op.out], mem.count(op.out))) if op.out else 0
-    u = lambda lo, hi: float(gen.uniform(lo, hi))  # noqa: E731
-    data = {
-        ops.NO_DATA: lambda: (0.0, 0.0, 0.0, 0.0),
-        ops.SCALAR_CONST: lambda: (u(-1, 1), 0.0, 0.0, 0.0),
-        ops.VECTOR_CONST: lambda: (0.0, u(0, 1), u(-1, 1), 0.0),
-        ops.MATRIX_CONST: lambda: (0.0, u(0, 1), u(0, 1), u(-1, 1)),
-        ops.GAUSSIAN: lambda: (0.0, u(-1, 1), u(0, 1), 0.0),
-        ops.UNIFORM: lambda: (0.0, u(-1, 1), u(-1, 1), 0.0),
-    }[op.data]()
-    if op.out:
-        defined[op.out].add(out)
-    return Instruction(op, in1, in2, out, data)
-
 
 def random_program(gen, mem, mode):
     defined = {"S": {0}, "V": {0} if mode == SCALAR_TASK else {0, 1}, "M": set()}

@@ -114,19 +114,25 @@ def test_initialize_evaluates_every_slot(cfg):
         assert pop.fitness[slot] == check.fitness(program(isl, slot))
 
 
-def test_random_initial_population(cfg):
-    """RANDOM_ALGORITHM: init sizes, every instruction drawn from its component's op list."""
-    isl = make_island(cfg, seed=6)
-    isl.initialize(8)
+def assert_distinct_random_programs(isl, cfg, slots):
+    """The members in ``slots`` are valid, have the init sizes, draw every instruction from
+    its component's op list, and all differ."""
     allowed = [set(names) for names in cfg.ops]
     listings = set()
-    for slot in range(8):
+    for slot in slots:
         prog = program(isl, slot).validate()
         assert [len(c) for c in prog.components] == [2, 1, 4]
         for comp, names in zip(prog.components, allowed):
             assert all(ins.op.name in names for ins in comp)
         listings.add(prog.listing())
-    assert len(listings) == 8
+    assert len(listings) == len(slots)
+
+
+def test_random_initial_population(cfg):
+    """RANDOM_ALGORITHM: init sizes, every instruction drawn from its component's op list."""
+    isl = make_island(cfg, seed=6)
+    isl.initialize(8)
+    assert_distinct_random_programs(isl, cfg, range(8))
 
 
 def test_fixed_initial_population():
@@ -228,17 +234,10 @@ def test_random_search_fills_slots_with_random_programs():
     isl = make_island(cfg, seed=11)
     isl.initialize(8)
     isl.evolve(8)
-    allowed = [set(names) for names in cfg.ops]
-    listings = set()
     for slot in range(8):
         assert isl.pop.parents[slot] == -1
         assert isl.pop.mutations[slot] == RANDOMIZE_ALGORITHM
-        prog = program(isl, slot).validate()
-        assert [len(c) for c in prog.components] == [2, 1, 4]
-        for comp, names in zip(prog.components, allowed):
-            assert all(ins.op.name in names for ins in comp)
-        listings.add(prog.listing())
-    assert len(listings) == 8
+    assert_distinct_random_programs(isl, cfg, range(8))
     assert list(isl.pop.ids) == list(range(8, 16))
 
 

@@ -22,8 +22,9 @@ import pytest
 from azcompile import ops, reference_programs
 from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR, run
 from azcompile.export import ExportError, export_program, prune_module
+from azcompile.program import (FIRST_OUT, Instruction, Memory, Program, ProgramError,
+                               instructions, loads)
 from azcompile.program import load as load_program
-from azcompile.program import FIRST_OUT, Instruction, Memory, Program, ProgramError, instructions, loads
 from search.tasks import linear_task, nonlinear_task
 
 EVAL = {"rms_error": RMS_ERROR, "accuracy": ACCURACY, "multiclass": MULTICLASS}

@@ -10,7 +10,8 @@ from azcompile.engine import MULTICLASS, RMS_ERROR, run
 from azcompile.liveness import (SCALAR_TASK, VECTOR_TASK, canonical, canonical_hash,
                                 dead_code_eliminated, feature_dependent, live_instructions,
                                 stream_ids)
-from azcompile.program import FIRST_OUT, Instruction, Memory, Program, instructions
+from azcompile.program import Instruction, Memory, Program, instructions
+from random_programs import random_instruction
 
 MEM = Memory(4, 3, 1, 4)
 LEARN = [("SCALAR_DIFF_OP", 0, 1, 3), ("SCALAR_PRODUCT_OP", 3, 2, 3),
@@ -42,34 +43,6 @@ def is_feature_dependent(prog, mode=SCALAR_TASK):
 
 
 # ---- random programs -----------------------------------------------------------------------
-
-def random_instruction(gen, mem, op, defined=None):
-    """A random instruction; inputs prefer registers in ``defined`` (written earlier), so that
-    random programs have data flow to speak of."""
-    def addr(kind, first=0):
-        return int(gen.integers(first, mem.count(kind)))
-
-    def source(kind):
-        if defined is not None and defined[kind] and gen.random() < 0.8:
-            return int(gen.choice(sorted(defined[kind])))
-        return addr(kind)
-
-    in1 = source(op.in1) if op.in1 else 0
-    in2 = source(op.in2) if op.in2 else 0
-    out = addr(op.out, FIRST_OUT[op.out]) if op.out else 0
-    u = lambda lo, hi: float(gen.uniform(lo, hi))  # noqa: E731
-    data = {
-        ops.NO_DATA: lambda: (0.0, 0.0, 0.0, 0.0),
-        ops.SCALAR_CONST: lambda: (u(-1, 1), 0.0, 0.0, 0.0),
-        ops.VECTOR_CONST: lambda: (0.0, u(0, 1), u(-1, 1), 0.0),
-        ops.MATRIX_CONST: lambda: (0.0, u(0, 1), u(0, 1), u(-1, 1)),
-        ops.GAUSSIAN: lambda: (0.0, u(-1, 1), u(0, 1), 0.0),
-        ops.UNIFORM: lambda: (0.0, u(-1, 1), u(-1, 1), 0.0),
-    }[op.data]()
-    if defined is not None and op.out:
-        defined[op.out].add(out)
-    return Instruction(op, in1, in2, out, data)
-
 
 def random_program(gen, mem, sizes=(4, 10, 10), mode=SCALAR_TASK):
     """Random instructions over all 65 ops, with random addresses biased towards data flow."""
