@@ -12,26 +12,66 @@ from pathlib import Path
 
 import click
 
+import azcompile
 from azcompile.program import ProgramError
 
+from . import errors
 from .checkpoint import CheckpointError
 from .config import ConfigError
 from .inspect_cli import export_command, show_command
 from .rundir import RunDirError
 from .tasks import TaskError
 
-USER_ERRORS = (ConfigError, ProgramError, RunDirError, CheckpointError, TaskError)
+# Kept as a name for the commands' own ``except USER_ERRORS`` clauses; the group below maps
+# everything that escapes a command through ``errors.user_message`` as well.
+USER_ERRORS = errors.USER_ERRORS
 
 
 class UserError(click.ClickException):
-    exit_code = 2
+    exit_code = errors.EXIT_USER_ERROR
 
     def show(self, file=None):
-        click.echo(f"error: {self.message}", err=True)
+        click.echo(f"error: {errors.one_line(self.message)}", err=True)
 
 
 def fail(exc: Exception):
     raise UserError(str(exc)) from None
+
+
+class AzcGroup(click.Group):
+    """The ``azc`` group: every failure leaves as one ``error:`` line (see search.errors)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            sys.exit(_usage_error(exc))
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:           # noqa: BLE001 - the one place failures are mapped
+            sys.exit(_report(exc))
+        sys.exit(code or 0)
+
+
+def _usage_error(exc: click.UsageError) -> int:
+    command = exc.ctx.command_path if exc.ctx is not None else "azc"
+    click.echo(f"error: {errors.one_line(exc.format_message())} (see: {command} --help)", err=True)
+    return errors.EXIT_USER_ERROR
+
+
+def _report(exc: Exception) -> int:
+    message = errors.user_message(exc)
+    if message is not None:
+        click.echo(f"error: {message}", err=True)
+        return errors.EXIT_USER_ERROR
+    if errors.debugging():
+        raise exc
+    click.echo(f"error: {errors.internal_error_message(exc)}", err=True)
+    return errors.EXIT_INTERNAL_ERROR
 
 
 class _Interrupt:
@@ -56,8 +96,8 @@ class _Interrupt:
         return False
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="azcompile")
+@click.group(cls=AzcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version=azcompile.__version__, prog_name="azc")
 def main():
     """azcompile: evolve machine-learning algorithms from scratch (AutoML-Zero), compile them
     with numba, and export the winners as standalone Python."""

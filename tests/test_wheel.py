@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -17,15 +18,41 @@ def run(args, **kw):
     return proc
 
 
+def _site_dirs() -> list[str]:
+    """This interpreter's package folders (a venv's, never the base interpreter's)."""
+    paths = sysconfig.get_paths()
+    return sorted({paths["purelib"], paths["platlib"]})
+
+
+def _venv_with_running_dependencies(env_dir: Path) -> Path:
+    """A venv whose dependencies are the running environment's (no download), without the
+    base interpreter's site-packages: ``system_site_packages=True`` would expose the *base*
+    interpreter's packages, not the running venv's, and pass only where numba was installed
+    into the base Python by hand."""
+    venv.EnvBuilder(system_site_packages=False, with_pip=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    own_site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    # A .pth line adds a folder after the venv's own site-packages, so the wheel's azcompile
+    # (installed into the venv) wins over any copy in the running environment.
+    Path(own_site, "running_env_dependencies.pth").write_text("\n".join(_site_dirs()) + "\n")
+    return python
+
+
+def test_wheel_venv_takes_dependencies_from_the_running_environment(tmp_path):
+    python = _venv_with_running_dependencies(tmp_path / "venv")
+    numba_file = run([python, "-c", "import numba; print(numba.__file__)"]).stdout.strip()
+    assert any(numba_file.startswith(d) for d in _site_dirs()), numba_file
+    flags = run([python, "-c", "import sys; print(sys.prefix != sys.base_prefix)"]).stdout
+    assert flags.strip() == "True"
+
+
 def test_wheel_installs_searches_and_exports(tmp_path):
     dist = tmp_path / "dist"
     run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", dist, ROOT])
     wheel = next(dist.glob("azcompile-*.whl"))
     env_dir = tmp_path / "venv"
-    # The dependencies come from this interpreter's site-packages (no download); azcompile
-    # itself only from the wheel.
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
-    python = env_dir / "bin" / "python"
+    python = _venv_with_running_dependencies(env_dir)
     run([sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps",
          wheel])
     work = tmp_path / "work"    # not the repository: only the installed package is importable
