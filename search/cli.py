@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from azcompile.cache_dir import CacheError
 from azcompile.program import ProgramError
 
 from .checkpoint import CheckpointError
@@ -20,7 +21,7 @@ from .inspect_cli import export_command, show_command
 from .rundir import RunDirError
 from .tasks import TaskError
 
-USER_ERRORS = (ConfigError, ProgramError, RunDirError, CheckpointError, TaskError)
+USER_ERRORS = (ConfigError, ProgramError, RunDirError, CheckpointError, TaskError, CacheError)
 
 
 class UserError(click.ClickException):
