@@ -7,9 +7,11 @@ are written atomically (temp file + rename), an entry whose text is not what the
 writes is rewritten, and any error loading an entry is treated as a miss: the entry is
 rebuilt under a fresh module name.
 
-The cache directory is, in order: the ``cache_dir`` argument (``--cache-dir`` on the CLI),
+The cache directory is, in order: the ``cache_dir`` argument,
 ``$AZC_CACHE_DIR``, then the platform's user cache folder (``$XDG_CACHE_HOME/azcompile``,
-``~/Library/Caches/azcompile``, ``%LOCALAPPDATA%\\azcompile\\Cache``).
+``~/Library/Caches/azcompile``, ``%LOCALAPPDATA%\\azcompile\\Cache``).  What the cache trusts and
+how it fails (refused when not the user's own, corrupt files are misses, read-only or full
+means compiling in memory) is in ``cache_dir``.
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from . import codegen
+from .cache_dir import (CacheError, private_dir, scratch_dir, serve_sources, trust_numba_folder,
+                        unwritable_message, warn_once)
 
 ENV_VAR = "AZC_CACHE_DIR"
 _lock = threading.Lock()
@@ -78,6 +82,9 @@ class KernelCache:
         self.capacity = capacity
         self._modules: OrderedDict[int, object] = OrderedDict()
         self.hits = self.misses = self.rebuilds = 0
+        self._checked = False       # the directory is checked once, before its first use
+        self._unwritable = False    # after a failed write, kernels go to a scratch folder
+        serve_sources(self.kernels)
 
     def get(self, canonical_program, program_hash: int):
         """The compiled module for a canonical program (its ``evaluate_task`` runs it).
@@ -104,29 +111,62 @@ class KernelCache:
         return self.kernels / f"c_{program_hash:016x}{tail}.py"
 
     def _load(self, program, program_hash: int):
+        self._check_directory()
         source = codegen.candidate_source(program, program_hash)
         features = program.memory.features
         path = self.path_for(program_hash, features)
         name = f"azc_kernel_{program_hash:016x}_f{features}"
-        fresh = not path.exists() or _read(path) != source
-        if fresh:
-            atomic_write_text(path, source)
+        if _read(path) != source:
+            path = self._write_source(path, source)
         module = None
         try:
             module = _import(path, name)
             # numba reads its on-disk cache at the first call, not at import: make that call
-            # here, so a corrupt cache entry is a miss and not an error in the caller.
+            # here, so anything wrong with the entry shows here and not in the caller.
             _warm_up(module, program.memory)
             return module
+        except CacheError:
+            raise
         except Exception:
-            # A corrupt or stale entry (source or numba cache): rebuild it from scratch.
+            # A corrupt or stale entry (numba's own files are already a miss in cache_dir):
+            # rebuild it from scratch.
             self.rebuilds += 1
             _remove_numba_cache(path, module)
-            atomic_write_text(path, source)
+            path = self._write_source(path, source)
             suffix = hashlib.sha1(os.urandom(8)).hexdigest()[:8]
             module = _import(path, f"{name}_{suffix}")
             _warm_up(module, program.memory)
             return module
+
+    def _check_directory(self) -> None:
+        """Refuse a kernel directory that is not the user's own before reading from it;
+        create it 0700.  One that cannot be created is handled at the first write."""
+        if self._checked:
+            return
+        try:
+            private_dir(self.kernels, self.root, ENV_VAR)
+        except OSError:
+            pass
+        self._checked = True
+
+    def _write_source(self, path: Path, source: str) -> Path:
+        """Write a kernel's source, to a private scratch folder when the cache is read-only
+        or full (one warning); returns where it was written."""
+        if not self._unwritable:
+            try:
+                atomic_write_text(path, source)
+                return path
+            except OSError as exc:
+                self._unwritable = True
+                warn_once(unwritable_message(self.kernels, exc, ENV_VAR))
+        try:
+            fallback = scratch_dir() / path.name
+            atomic_write_text(fallback, source)
+        except OSError as exc:
+            raise CacheError(f"cannot write compiled kernels to {self.kernels} nor to a "
+                             f"temporary folder ({exc.strerror or exc}): free some space or "
+                             f"set {ENV_VAR} to a writable directory") from None
+        return fallback
 
 
 def _read(path: Path) -> str | None:
@@ -217,25 +257,41 @@ def _sources_fingerprint(dirs) -> str:
 
 def guard_numba_cache() -> None:
     """Point numba's cache at ``<root>/<fingerprint>``; root is ``$NUMBA_CACHE_DIR`` if set,
-    else ``<azcompile cache dir>/numba``.  Call before any numba function is defined."""
+    else ``<azcompile cache dir>/numba``.  Call before any numba function is defined.
+
+    Never raises (this runs at import): a folder that is not the user's own is refused at
+    numba's first read, one that cannot be written is warned about at its first write."""
     try:
         fingerprint = _sources_fingerprint(_package_dirs())[:16]
     except OSError:
         return
-    root = os.environ.get(_ROOT_ENV) or os.environ.get("NUMBA_CACHE_DIR")
-    root = Path(root).expanduser() if root else default_cache_dir() / "numba"
+    top, root, setting = _numba_root()
     target = root / fingerprint
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        os.utime(target)
-    except OSError:
-        return  # not writable: numba falls back to its own locations
     os.environ[_ROOT_ENV] = str(root)
     os.environ["NUMBA_CACHE_DIR"] = str(target)
     config = sys.modules.get("numba.core.config")
     if config is not None:  # numba was imported first: its config is already read
         config.CACHE_DIR = str(target)
+    trust_numba_folder(target, top, setting, _package_dirs())
+    try:
+        private_dir(target, top, setting)
+        os.utime(target)
+    except (CacheError, OSError):
+        return
     _prune_fingerprint_folders(root, keep=fingerprint)
+
+
+def _numba_root() -> tuple[Path, Path, str]:
+    """numba's cache root, the top of the tree checked with it, and the setting that moves
+    them: ``(<azcompile cache dir>, <that>/numba, AZC_CACHE_DIR)`` by default."""
+    inherited = os.environ.get(_ROOT_ENV)          # a child process: the parent's choice
+    given = inherited or os.environ.get("NUMBA_CACHE_DIR")
+    if given:
+        root = Path(given).expanduser().absolute()
+        setting = f"{ENV_VAR} or NUMBA_CACHE_DIR" if inherited else "NUMBA_CACHE_DIR"
+        return root, root, setting
+    top = default_cache_dir().absolute()
+    return top, top / "numba", ENV_VAR
 
 
 def _prune_fingerprint_folders(root: Path, keep: str) -> None:

@@ -13,6 +13,7 @@ import os
 import tempfile
 import traceback
 
+from azcompile.cache_dir import CacheError
 from azcompile.export import ExportError
 from azcompile.program import ProgramError
 
@@ -22,7 +23,8 @@ from .rundir import RunDirError
 from .tasks import TaskError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, ProgramError, ExportError,
-                                                RunDirError, CheckpointError, TaskError)
+                                                RunDirError, CheckpointError, TaskError,
+                                                CacheError)
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
