@@ -30,12 +30,6 @@ EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
 
 
-def register(*classes: type[BaseException]) -> None:
-    """Add error classes of lower layers (which cannot import this module) to USER_ERRORS."""
-    global USER_ERRORS
-    USER_ERRORS = USER_ERRORS + tuple(c for c in classes if c not in USER_ERRORS)
-
-
 def one_line(text: str) -> str:
     """Messages are printed on one line whatever a lower layer put in them."""
     return " ".join(str(text).split()) or "unknown error"
