@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -320,7 +321,8 @@ def from_json(doc) -> Program:
     if unknown:
         raise ProgramError(f"unknown top-level field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
     mem = doc.get("memory")
-    if not isinstance(mem, dict) or set(mem) - {"scalars", "vectors", "matrices", "features"}:
+    # All four sizes: a missing one must not silently become a default the run never had.
+    if not isinstance(mem, dict) or set(mem) != {"scalars", "vectors", "matrices", "features"}:
         raise ProgramError("'memory' must be an object with scalars, vectors, matrices, features")
     memory = Memory(**mem)
     comps = []
@@ -332,25 +334,88 @@ def from_json(doc) -> Program:
     return Program(*comps, memory=memory, meta=_safe_meta(doc.get("meta")))
 
 
+MAX_FILE_BYTES = 64 << 20   # a program file of 3 x 1000 instructions is about 200 KB
+MAX_DEPTH = 32              # program files nest 4 levels; meta a few more
+MAX_INT_DIGITS = 640        # Python's smallest int-str limit: int() below it never fails
+
+
+def _parse_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise ProgramError(f"an integer of {len(digits.lstrip('-'))} digits is too large for a "
+                           f"program file (at most {MAX_INT_DIGITS} digits)")
+    return int(digits)
+
+
+def _children(value):
+    if isinstance(value, dict):
+        return value.values()
+    return value if isinstance(value, list) else ()
+
+
+def _check_depth(doc) -> None:
+    """Nesting beyond MAX_DEPTH is refused here, iteratively: deeper values would exhaust the
+    recursion limit in the validators, in ``show`` or when the program is saved again."""
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        for child in _children(value):
+            if isinstance(child, (dict, list)):
+                if depth >= MAX_DEPTH:
+                    raise ProgramError(f"JSON nested more than {MAX_DEPTH} levels deep; a program "
+                                       "file holds instructions and flat provenance")
+                stack.append((child, depth + 1))
+
+
 def loads(text: str) -> Program:
     try:
         # NaN / Infinity parse to floats here; validation rejects them with their location.
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=_parse_int)
+    except ProgramError:
+        raise
     except json.JSONDecodeError as exc:
         raise ProgramError(f"not valid JSON: {exc}") from None
-    except (TypeError, RecursionError) as exc:
-        raise ProgramError(f"not a readable program file: {exc}") from None
+    except RecursionError:
+        raise ProgramError(f"not a readable program file: JSON nested more than {MAX_DEPTH} "
+                           "levels deep") from None
+    except (TypeError, ValueError) as exc:
+        raise ProgramError(f"not a readable program file: {' '.join(str(exc).split())}") from None
+    _check_depth(doc)
     return from_json(doc)
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, after checking with stat that it is a regular file of sane size
+    (reading a FIFO blocks, /dev/zero never ends)."""
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise ProgramError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ProgramError(f"{path}: cannot read program file ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise ProgramError(f"{path}: {kind}; give a PROGRAM.json file or a run directory")
+    if info.st_size > MAX_FILE_BYTES:
+        raise ProgramError(f"{path}: {info.st_size} bytes, more than the {MAX_FILE_BYTES >> 20} "
+                           "MiB a program file may have; this is not a program file")
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)     # the file may have grown since stat
+    except OSError as exc:
+        raise ProgramError(f"{path}: cannot read program file ({exc.strerror or exc})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ProgramError(f"{path}: more than the {MAX_FILE_BYTES >> 20} MiB a program file may "
+                           "have; this is not a program file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProgramError(f"{path}: not a program file: byte 0x{raw[exc.start]:02x} at offset "
+                           f"{exc.start} is not UTF-8 text") from None
 
 
 def load(path) -> Program:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProgramError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProgramError(f"{path}: cannot read program file ({exc})") from None
+    text = _read_text(path)
     try:
         return loads(text)
     except ProgramError as exc:

@@ -1,13 +1,16 @@
 """Search configuration: TOML mirroring the reference's SearchExperimentSpec and flags.
 
 Every key is checked: an unknown key (with a suggestion), a wrong type or a bad value gives a
-``ConfigError`` whose message names the key and what is allowed.  See examples/*.toml and the
-README's configuration reference for the full list of keys.
+``ConfigError`` whose message names the key and what is allowed.  Relative data paths (a task's
+``path``, ``labels_path``, ``data_dir``) resolve against the config file's folder, or against
+the top-level ``base_dir`` key, which ``Config.run_dir_text`` records for the run directory.
+See examples/*.toml and the README's configuration reference for the full list of keys.
 """
 from __future__ import annotations
 
 import difflib
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,7 +160,16 @@ SCHEMA = {
         "max_seconds": (_float(0.0), None), "max_individuals": (_int(1), None),
     },
 }
-TOP_LEVEL = {"name": _str}
+def _absolute_dir(key, v):
+    if not isinstance(v, str) or not os.path.isabs(v):
+        raise ConfigError(f"{key}: must be an absolute folder path (without it, relative data "
+                          f"paths resolve against the config file's folder), got {v!r}")
+    return v
+
+
+TOP_LEVEL = {"name": _str, "base_dir": _absolute_dir}
+# Task options naming files or folders: relative ones resolve against the config's folder.
+DATA_PATH_OPTIONS = ("path", "labels_path", "data_dir")
 TASK_LISTS = ("search_tasks", "select_tasks", "final_tasks")
 TASK_KEYS = {
     "type": (_str, REQUIRED), "features": (_int(1, 256), REQUIRED),
@@ -186,6 +198,8 @@ class Config:
     source_text: str = ""
     source_path: str = ""
     extras: dict = field(default_factory=dict)
+    base_dir: str = ""             # where relative data paths were resolved from
+    run_dir_text: str = ""         # for RUN_DIR/config.toml: source_text with base_dir pinned
 
     @property
     def features(self) -> int:
@@ -292,7 +306,55 @@ def _task_list(doc, name, required):
     return [_task_spec(f"{name}[{i}]", r) for i, r in enumerate(raw)]
 
 
-def parse(text: str, source_path: str = "<config>") -> Config:
+def _resolve_data_paths(specs, base: str) -> None:
+    """Relative data paths name files next to the config, wherever azc is started from."""
+    for spec in specs:
+        for key in DATA_PATH_OPTIONS:
+            value = spec.options.get(key)
+            if isinstance(value, str) and value:   # other values: the dataset loader refuses them
+                spec.options[key] = os.path.join(base, os.path.expanduser(value))
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string (quotes, backslashes and control characters escaped)."""
+    escaped = []
+    for ch in text:
+        if ch in '"\\':
+            escaped.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            escaped.append(f"\\u{ord(ch):04x}")
+        else:
+            escaped.append(ch)
+    return '"' + "".join(escaped) + '"'
+
+
+def _pinned_text(text: str, doc: dict, base: str) -> str:
+    """The config text with ``base_dir`` recorded, so that a run directory's copy resolves the
+    same data wherever it is resumed from.  A top-level key may open any TOML document, so the
+    user's text stays byte for byte as written below it; the result is parsed back to prove it."""
+    if "base_dir" in doc:
+        return text
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in base):
+        raise ConfigError(f"the config's folder {base!r} is not a UTF-8 name; set base_dir or "
+                          "move the config to a folder with a UTF-8 name")
+    pinned = ("# base_dir: the folder relative data paths resolve against (recorded by azc)\n"
+              f"base_dir = {_toml_string(base)}\n{text}")
+    try:
+        again = tomllib.loads(pinned)
+        # repr, not ==: a nan option (refused later, by its checker) is not equal to itself.
+        same = again.pop("base_dir") == base and repr(again) == repr(doc)
+    except tomllib.TOMLDecodeError:
+        same = False
+    if not same:
+        raise ConfigError(f"cannot record base_dir {base!r} in the config; set base_dir = "
+                          "\"/absolute/folder\" at its top")
+    return pinned
+
+
+def parse(text: str, source_path: str = "<config>", base_dir: str | None = None) -> Config:
+    """A config from TOML text.  Relative data paths resolve against the text's own
+    ``base_dir`` key, else ``base_dir`` (``load`` passes the file's folder), else the current
+    directory."""
     _load_dataset_types()
     try:
         doc = tomllib.loads(text)
@@ -316,10 +378,17 @@ def parse(text: str, source_path: str = "<config>") -> Config:
         memory = Memory(mem["scalars"], mem["vectors"], mem["matrices"], features)
     except ValueError as exc:
         raise ConfigError(f"memory: {exc}") from None
+    if "base_dir" in doc:
+        base = _absolute_dir("base_dir", doc["base_dir"])
+    else:
+        base = os.path.abspath(base_dir if base_dir is not None else os.getcwd())
+    for specs in (search, select, final):
+        _resolve_data_paths(specs, base)
     cfg = Config(name, memory, [sections["ops"][c] for c in ("setup", "predict", "learn")],
                  sections["sizes"], sections["evolution"], optional["fec"], optional["hurdles"],
                  optional["train_budget"], sections["experiment"], sections["run"], search, select,
-                 final, source_text=text, source_path=str(source_path))
+                 final, source_text=text, source_path=str(source_path), base_dir=base,
+                 run_dir_text=_pinned_text(text, doc, base))
     _check_consistency(cfg)
     return cfg
 
@@ -370,7 +439,7 @@ def override_data_dir(cfg: Config, data_dir: str) -> None:
     for specs in (cfg.search_tasks, cfg.select_tasks, cfg.final_tasks):
         for spec in specs:
             if spec.options.get("dataset") not in (None, "digits") and "path" not in spec.options:
-                spec.options["data_dir"] = str(data_dir)
+                spec.options["data_dir"] = os.path.abspath(os.path.expanduser(data_dir))
 
 
 def bundled_examples() -> dict[str, str]:
@@ -400,7 +469,7 @@ def load(path) -> Config:
         raise ConfigError(f"{path}: no such config file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read ({exc})") from None
-    return parse(text, str(path))
+    return parse(text, str(path), base_dir=os.path.dirname(os.path.abspath(path)))
 
 
 def build_task_list(specs, label: str):

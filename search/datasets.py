@@ -16,16 +16,16 @@ The recipe is the reference's ``generate_datasets.py`` (reference_spec §5.5): t
 and store as float32.  A task then uses the first ``num_train_examples`` / ``num_valid_examples``
 of the prepared splits, as the reference reads the first examples of its pre-generated files.
 
+Files are read by ``search.datafiles``, which checks every declared size before allocating;
+this module checks what they hold (shapes, finite features of sane magnitude, labels) and applies
+the recipe.
+
 Importing this module registers the task types ``projected_binary_classification`` and
 ``projected_multiclass_classification`` in ``search.tasks.TASK_TYPES``.
 """
 from __future__ import annotations
 
-import csv
-import gzip
 import os
-import pickle
-import struct
 from collections import OrderedDict
 from dataclasses import dataclass
 from itertools import combinations
@@ -36,12 +36,17 @@ import numpy as np
 from azcompile.engine import ACCURACY, MULTICLASS
 
 from . import tasks as _tasks
+from .datafiles import (MAX_ARRAY_BYTES, MAX_CLASSES, DatasetError, check_class_count,
+                        empty_file, read_cifar_binary, read_cifar_pickle, read_csv, read_idx,
+                        read_npy, read_npz, regular_file, size_text)
+from .datafiles import class_ids as checked_class_ids
 from .tasks import Task, TaskError
 
+__all__ = ["DatasetError", "MAX_CLASSES", "read_idx"]   # re-exported from .datafiles
 
-class DatasetError(TaskError):
-    """Data that cannot become a task; the message names the problem and the fix."""
-
+# Features beyond this magnitude overflow the projection and the scaler's sums of squares.
+MAX_ABS_FEATURE = 1e100
+MAX_EXAMPLES = 10 ** 8      # labels, row indices and splits are int64 arrays of this length
 
 # --- constants of the reference ------------------------------------------------------------
 
@@ -115,42 +120,6 @@ def load_digits() -> Source:
 
 # ---- IDX (MNIST, Fashion-MNIST) ----
 
-_IDX_DTYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
-               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
-
-
-def _read_maybe_gzip(path: Path) -> bytes:
-    raw = path.read_bytes()
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError) as exc:
-        raise DatasetError(f"{path}: corrupt gzip file ({exc}); download it again") from None
-
-
-def read_idx(path) -> np.ndarray:
-    """An IDX file (gzip-compressed or raw) as an array of its stored shape."""
-    path = Path(path)
-    raw = _read_maybe_gzip(path)
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise DatasetError(f"{path}: not an IDX file (magic bytes {raw[:4].hex() or 'missing'}, "
-                           "expected 0000 then a type code such as 08 and the rank); "
-                           "use the original MNIST-format files")
-    ndim, dtype = raw[3], _IDX_DTYPES[raw[2]]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DatasetError(f"{path}: IDX header truncated; download the file again")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    if len(raw) - header != expected:
-        raise DatasetError(f"{path}: IDX header says shape {dims} ({expected} data bytes) but the "
-                           f"file holds {len(raw) - header}; the file is truncated or not IDX, "
-                           "download it again")
-    array = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
-    return array.astype(dtype.newbyteorder("="))   # native byte order, writable
-
-
 _IDX_NAMES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
               "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 # Layouts users commonly have: the folder itself, a per-dataset folder, torchvision's raw folder.
@@ -184,65 +153,17 @@ def load_idx_dataset(name: str, data_dir, split: str = "train") -> Source:
                                  name, url))
     labels = read_idx(_find_file(lab_name, data_dir, _IDX_SUBDIRS[name], _idx_variants(lab_name),
                                  name, url))
-    if images.ndim < 2 or labels.ndim != 1:
-        raise DatasetError(f"{name} in {data_dir}: images must have rank >= 2 and labels rank 1, "
-                           f"got shapes {images.shape} and {labels.shape}; are the files swapped?")
+    origin = f"{name} ({split}) in {data_dir}"
+    if images.ndim < 2 or labels.ndim != 1 or images.shape[0] == 0:
+        raise DatasetError(f"{origin}: images must have rank >= 2 and labels rank 1, with at least "
+                           f"one example, got shapes {images.shape} and {labels.shape}; are the "
+                           "files swapped?")
     # Row-major flattening equals TFDS's flattening of (28, 28, 1) images.
     x = images.reshape(images.shape[0], -1)
-    return _checked(Source(name, x, labels.astype(np.int64), f"{name} ({split}) in {data_dir}"),
-                    num_classes=10)
+    return _checked(Source(name, x, checked_class_ids(labels, origin), origin), num_classes=10)
 
 
 # ---- CIFAR-10 ----
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles plain data and numpy arrays only: a data file must never run code."""
-
-    def find_class(self, module, name):
-        from numpy._core import multiarray
-
-        allowed = {("numpy.core.multiarray", "_reconstruct"): multiarray._reconstruct,
-                   ("numpy._core.multiarray", "_reconstruct"): multiarray._reconstruct,
-                   ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
-                   ("_codecs", "encode"): _latin1_encode}
-        if (module, name) not in allowed:
-            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR-10 batch")
-        return allowed[(module, name)]
-
-
-def _latin1_encode(text, encoding="latin1"):
-    # Protocol-2 pickles written by Python 3 store bytes as _codecs.encode(str, 'latin1').
-    if encoding != "latin1":
-        raise pickle.UnpicklingError(f"unexpected encoding {encoding!r} in a CIFAR-10 batch")
-    return text.encode("latin1")
-
-
-def _read_cifar_pickle(path: Path):
-    try:
-        with path.open("rb") as f:
-            batch = _ArrayUnpickler(f, encoding="bytes").load()
-    except Exception as exc:  # noqa: BLE001  (arbitrary bytes fail in many ways; none runs code)
-        raise DatasetError(f"{path}: not a CIFAR-10 python batch ({exc}); use the files from "
-                           f"{_CIFAR_URL}") from None
-    if not isinstance(batch, dict):
-        raise DatasetError(f"{path}: a CIFAR-10 batch is a dict with 'data' and 'labels', got "
-                           f"{type(batch).__name__}")
-    get = lambda key: batch.get(key.encode(), batch.get(key))  # noqa: E731  (bytes or str keys)
-    data, labels = get("data"), get("labels")
-    if not isinstance(data, np.ndarray) or labels is None:
-        raise DatasetError(f"{path}: CIFAR-10 batch without 'data' array and 'labels' list "
-                           f"(keys: {sorted(map(repr, batch))})")
-    return data, _class_ids(labels, path)
-
-
-def _read_cifar_binary(path: Path):
-    raw = np.frombuffer(path.read_bytes(), dtype=np.uint8)
-    if raw.size == 0 or raw.size % 3073:
-        raise DatasetError(f"{path}: a CIFAR-10 binary batch holds records of 3073 bytes (label + "
-                           f"3072 pixels); this file has {raw.size} bytes")
-    records = raw.reshape(-1, 3073)
-    return records[:, 1:], records[:, 0]
-
 
 _CIFAR_FILES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 
@@ -270,7 +191,7 @@ def load_cifar10(data_dir, split: str = "train") -> Source:
         if not path.is_file():
             raise DatasetError(f"cifar10 file {path.name} not found in {folder}; the download is "
                                f"incomplete. Download {_CIFAR_URL} and extract it into {data_dir}")
-        data, labels = (_read_cifar_binary if binary else _read_cifar_pickle)(path)
+        data, labels = read_cifar_binary(path) if binary else read_cifar_pickle(path, _CIFAR_URL)
         if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != data.shape[0]:
             raise DatasetError(f"{path}: expected data of shape (n, 3072) and n labels, got "
                                f"{data.shape} and {len(labels)} labels")
@@ -310,165 +231,84 @@ def _user_format(path: Path, dataset) -> str:
 def read_user_data(path, dataset=None, label_column=None, labels_path=None) -> Source:
     """A user's CSV, .npy pair or .npz file as a Source (features and integer class ids)."""
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise DatasetError(f"data file {str(path)!r} not found; check the path option")
+    size = regular_file(path, "data file", "path", empty_ok=True)
     fmt = _user_format(path, dataset)
+    if size == 0:
+        raise empty_file(path, "data file", "path")
     if fmt != "csv" and label_column is not None:
         raise DatasetError(f"label_column applies to CSV files only; {path.name} is {fmt}")
     if fmt != "npy" and labels_path is not None:
         raise DatasetError(f"labels_path applies to .npy features only; {path.name} is {fmt}")
+    row_name = None
     if fmt == "csv":
-        x, y = _read_csv(path, label_column)
+        x, y, row_name = read_csv(path, size, label_column)
     elif fmt == "npz":
-        x, y = _read_npz(path)
+        x, y = read_npz(path, size)
     else:
-        x, y = _read_npy_pair(path, labels_path)
-    return _checked(Source(path.stem, x, _class_ids(y, path), str(path)))
+        x, y = _read_npy_pair(path, size, labels_path)
+    return _checked(Source(path.stem, x, checked_class_ids(y, path, row_name), str(path)))
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
-
-def _read_csv(path: Path, label_column):
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        rows = [(n, r) for n, r in enumerate(csv.reader(f), 1) if any(c.strip() for c in r)]
-    if not rows:
-        raise DatasetError(f"{path}: the CSV file is empty")
-    header = None
-    if not all(_is_number(c) for c in rows[0][1]):
-        header = [c.strip() for c in rows[0][1]]
-        rows = rows[1:]
-    width = len(header) if header else len(rows[0][1]) if rows else 0
-    if not rows or width < 2:
-        raise DatasetError(f"{path}: a CSV needs at least one data row and two columns "
-                           "(features, then the label)")
-    label_index = _label_index(path, header, width, label_column)
-    values = np.empty((len(rows), width))
-    for i, (line, row) in enumerate(rows):
-        if len(row) != width:
-            raise DatasetError(f"{path}: line {line} has {len(row)} fields, expected {width}; "
-                               "every row needs the same columns (comma-separated)")
-        for j, cell in enumerate(row):
-            try:
-                values[i, j] = float(cell)
-            except ValueError:
-                col = header[j] if header else j
-                raise DatasetError(f"{path}: line {line}, column {col!r}: {cell!r} is not a "
-                                   "number; features and labels must be numeric (map class "
-                                   "names to integers 0..K-1, fill or drop missing values)"
-                                   ) from None
-    return np.delete(values, label_index, axis=1), values[:, label_index]
-
-
-def _label_index(path: Path, header, width: int, label_column) -> int:
-    if label_column is None:
-        return width - 1
-    if isinstance(label_column, str):
-        if header is None:
-            raise DatasetError(f"{path}: label_column {label_column!r} is a name but the CSV has "
-                               "no header row; add one or give the column number")
-        if label_column not in header:
-            raise DatasetError(f"{path}: no column named {label_column!r}; columns: {header}")
-        return header.index(label_column)
-    if isinstance(label_column, int) and -width <= label_column < width:
-        return label_column % width   # bools were refused by _check_source_options
-    raise DatasetError(f"{path}: label_column must be a column name or a number in "
-                       f"{-width}..{width - 1}, got {label_column!r}")
-
-
-def _np_load(path: Path, what: str, fix: str):
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:  # not numpy data, or an object array
-        raise DatasetError(f"{path}: cannot read the {what} ({exc}); {fix} (object arrays are "
-                           "refused because loading them could run code)") from None
-
-
-def _load_npy(path: Path, what: str) -> np.ndarray:
-    array = _np_load(path, what, "save a plain numeric array with np.save")
-    if not isinstance(array, np.ndarray):
-        array.close()
-        raise DatasetError(f"{path}: the {what} file is an .npz archive, not an .npy array; "
-                           "save with np.save, or use the .npz with keys X and y as path")
-    return array
-
-
-def _read_npz(path: Path):
-    fix = "save with np.savez(path, X=features, y=labels)"
-    archive = _np_load(path, ".npz archive", fix)
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DatasetError(f"{path}: this is a single .npy array, not an .npz archive; {fix}")
-    with archive:
-        keys = list(archive.keys())
-        if "X" not in keys or "y" not in keys:
-            raise DatasetError(f"{path}: an .npz needs arrays 'X' (features) and 'y' (labels); "
-                               f"it has {keys}; {fix}")
-        try:
-            return archive["X"], archive["y"]
-        except ValueError as exc:
-            raise DatasetError(f"{path}: cannot read X / y ({exc}); {fix} with numeric "
-                               "arrays") from None
-
-
-def _read_npy_pair(path: Path, labels_path):
+def _read_npy_pair(path: Path, size: int, labels_path):
     if labels_path is None:
         raise DatasetError(f"{path}: .npy features need their labels in a second file; set "
                            "labels_path to the .npy holding one class id per row")
     labels_path = Path(labels_path).expanduser()
-    if not labels_path.is_file():
-        raise DatasetError(f"labels file {str(labels_path)!r} not found; check labels_path")
-    return _load_npy(path, "features"), _load_npy(labels_path, "labels")
+    labels_size = regular_file(labels_path, "labels file", "labels_path")
+    return (read_npy(path, size, "features array"),
+            read_npy(labels_path, labels_size, "labels array"))
 
 
-def _class_ids(y, origin) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise DatasetError(f"{origin}: labels must be one class id per example (shape (n,)), got "
-                           f"shape {y.shape}; convert one-hot labels with argmax")
-    if not np.issubdtype(y.dtype, np.number) or np.issubdtype(y.dtype, np.complexfloating):
-        raise DatasetError(f"{origin}: labels must be integer class ids 0..K-1, got dtype "
-                           f"{y.dtype}")
-    bad = ~np.isfinite(y) | (y != np.round(y)) | (y < 0) if y.dtype.kind == "f" else y < 0
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise DatasetError(f"{origin}: labels out of range: label {y[i]!r} at row {i} is not an "
-                           f"integer class id >= 0 ({int(bad.sum())} bad labels); labels must be "
-                           "0..K-1")
-    return y.astype(np.int64)
-
-
-def _checked(src: Source, num_classes: int | None = None) -> Source:
-    """Shape, length, finiteness and label checks shared by every source."""
+def _flat_features(src: Source) -> np.ndarray:
     x = src.x
-    if x.ndim > 2:
+    if x.ndim > 2 and x.shape[0] > 0:
         x = src.x = x.reshape(x.shape[0], -1)
     if x.ndim != 2 or x.shape[1] == 0 or x.shape[0] == 0:
         raise DatasetError(f"{src.origin}: features must be a 2-D array (examples x features) with "
                            f"at least one of each, got shape {x.shape}")
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
         raise DatasetError(f"{src.origin}: features must be real numbers, got dtype {x.dtype}")
-    if len(src.y) != x.shape[0]:
-        raise DatasetError(f"{src.origin}: mismatched lengths: {x.shape[0]} feature rows but "
-                           f"{len(src.y)} labels; each example needs exactly one label")
-    if x.dtype.kind == "f":
+    return x
+
+
+def _check_feature_values(x: np.ndarray, origin: str) -> None:
+    """Finite and of a magnitude the projection and the scaler cannot overflow (checked here
+    so that no numpy warning precedes the error)."""
+    if x.dtype.kind != "f":
+        return
+    with np.errstate(invalid="ignore"):
         finite = np.isfinite(x)
         if not finite.all():
             r, c = np.argwhere(~finite)[0]
-            raise DatasetError(f"{src.origin}: features contain NaN or inf "
+            raise DatasetError(f"{origin}: features contain NaN or inf "
                                f"({int((~finite).sum())} values; first at row {r}, column {c}); "
                                "drop or impute those values")
+        huge = np.abs(x) > MAX_ABS_FEATURE
+        if huge.any():
+            r, c = np.argwhere(huge)[0]
+            raise DatasetError(f"{origin}: features as large as {x[r, c].item():.3g} (row {r}, "
+                               f"column {c}; {int(huge.sum())} values beyond "
+                               f"{MAX_ABS_FEATURE:.0e}) would overflow the projection; rescale "
+                               "the features, e.g. to [0, 1], first")
+
+
+def _checked(src: Source, num_classes: int | None = None) -> Source:
+    """Shape, length, value and label checks shared by every source."""
+    x = _flat_features(src)
+    if x.shape[0] > MAX_EXAMPLES:
+        raise DatasetError(f"{src.origin}: {x.shape[0]} examples, more than the limit of "
+                           f"{MAX_EXAMPLES}; use a subsample (the reference uses 5000 per class)")
+    if len(src.y) != x.shape[0]:
+        raise DatasetError(f"{src.origin}: mismatched lengths: {x.shape[0]} feature rows but "
+                           f"{len(src.y)} labels; each example needs exactly one label")
+    _check_feature_values(x, src.origin)
     if num_classes is not None and (src.y.min() < 0 or src.y.max() >= num_classes):
         raise DatasetError(f"{src.origin}: labels out of range: found "
                            f"{src.y.min()}..{src.y.max()}, expected 0..{num_classes - 1}; the "
                            f"label file is corrupt or not {src.name}")
-    if len(src.classes) < 2:
+    classes = len(np.unique(src.y))
+    check_class_count(classes, src.origin)
+    if classes < 2:
         raise DatasetError(f"{src.origin}: one class only (label {src.classes[0]}); classification "
                            "needs examples of at least two classes")
     return src
@@ -619,8 +459,19 @@ def projection_matrix(input_dim: int, features: int, seed: int) -> np.ndarray:
     return np.random.RandomState(seed).standard_normal((input_dim, features))
 
 
-def _project(x: np.ndarray, rows: np.ndarray, matrix: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    # Chunks keep memory small for 50k CIFAR images (float64 copies would take 1.2 GB).
+def _check_projection_size(input_dim: int, features: int, origin: str) -> None:
+    nbytes = input_dim * features * 8
+    if nbytes > MAX_ARRAY_BYTES:
+        raise DatasetError(f"{origin}: {input_dim} input features x features_size {features} make "
+                           f"a {size_text(nbytes)} projection matrix, more than the limit of "
+                           f"{size_text(MAX_ARRAY_BYTES)}; reduce the input features (e.g. "
+                           "downsample images) or features_size")
+
+
+def _project(x: np.ndarray, rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    # Chunks keep memory small for 50k CIFAR images (float64 copies would take 1.2 GB); rows
+    # with very many features get fewer rows per chunk (about 256 MB of float64 at most).
+    chunk = 4096 if x.shape[1] <= 8192 else max(1, (256 << 20) // (8 * x.shape[1]))
     out = np.empty((rows.size, matrix.shape[1]))
     for start in range(0, rows.size, chunk):
         part = rows[start:start + chunk]
@@ -637,12 +488,16 @@ def prepare(src: Source, class_ids, label_values, seed: int, features: int,
     rows, labels = select_classes(src, class_ids, label_values, examples_per_class)
     sizes = split_sizes(rows.size, valid_fraction, test_fraction)
     train, valid, test = stratified_split(labels, seed, sizes, src.origin)
+    _check_projection_size(src.x.shape[1], features, src.origin)
     matrix = projection_matrix(src.x.shape[1], features, seed)
-    projected = [_project(src.x, rows[part], matrix) for part in (train, valid, test)]
-    scaler = StandardScaler().fit(projected[0])
-    # The reference stores features as float32 and widens them on load.
-    xs = [scaler.transform(p).astype(np.float32).astype(np.float64) if len(p) else p
-          for p in projected]
+    # Feature magnitudes were checked on loading; an overflow that still happens (e.g. a valid
+    # example far outside the training spread) is reported below as one error, not as warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        projected = [_project(src.x, rows[part], matrix) for part in (train, valid, test)]
+        scaler = StandardScaler().fit(projected[0])
+        # The reference stores features as float32 and widens them on load.
+        xs = [scaler.transform(p).astype(np.float32).astype(np.float64) if len(p) else p
+              for p in projected]
     if not all(np.isfinite(p).all() for p in xs):
         raise DatasetError(f"{src.origin}: projected features overflowed to inf/NaN; rescale the "
                            "input features (e.g. to [0, 1]) before use")
@@ -666,10 +521,11 @@ def all_pairs(classes) -> list[tuple[int, int]]:
     return list(combinations(sorted(classes), 2))
 
 
-def pair_split(num_classes: int = 10, held_out=RECOMMENDED_HELD_OUT_PAIRS):
-    """(search pairs, held-out pairs): 36 / 9 for 10 classes and the recommended held-out set."""
+def pair_split(classes=range(10), held_out=RECOMMENDED_HELD_OUT_PAIRS):
+    """(search pairs, held-out pairs) of the classes: 36 / 9 for classes 0..9 and the
+    recommended held-out set."""
     held = {tuple(sorted(p)) for p in held_out}
-    pairs = all_pairs(range(num_classes))
+    pairs = all_pairs(classes)
     return [p for p in pairs if p not in held], [p for p in pairs if p in held]
 
 
@@ -800,17 +656,21 @@ def _pair_options(kind, options):
 
 
 def _binary_candidates(kind, choice, held_out, classes) -> list[tuple[int, int]]:
+    # Pairs of the classes present only (at most MAX_CLASSES of them, checked on loading):
+    # the number of pairs grows with the square of the class count.
     if choice == "all":
         pairs = all_pairs(classes)
     elif choice in ("search", "held_out"):
-        search, held = pair_split(max(classes) + 1)
+        search, held = pair_split(classes)
         pairs = search if choice == "search" else held
     else:
         pairs = choice
-    candidates = [p for p in pairs if p not in held_out and set(p) <= set(classes)]
+    present = set(classes)
+    candidates = [p for p in pairs if p not in held_out and set(p) <= present]
     if not candidates:
-        raise DatasetError(f"{kind}: no class pair left to choose from (pairs={choice!r}, "
-                           f"held_out_pairs={sorted(held_out)}, classes present {classes}); "
+        shown = classes if len(classes) <= 20 else f"{classes[:20]} and {len(classes) - 20} more"
+        raise DatasetError(f"{kind}: no class pair left to choose from (pairs={choice!r:.200}, "
+                           f"held_out_pairs={sorted(held_out)!s:.200}, classes present {shown}); "
                            "hold out fewer pairs")
     return candidates
 

@@ -2,11 +2,13 @@
 names the key, and through the CLI exactly one ``error:`` line and exit status 2."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from search import config
@@ -214,3 +216,90 @@ def test_cli_reports_one_error_line(cli_results, case):
     needles = {c: n for c, _, n in CLI_CASES}.get(case, ["no such config file"])
     for needle in needles:
         assert needle in lines[0], (case, lines[0])
+
+
+# ---- data paths: relative to the config's folder, recorded for the run directory --------------
+
+DATA_CONFIG = GOOD[: GOOD.index("[[search_tasks]]")] + """\
+[[search_tasks]]
+type = "projected_binary_classification"
+path = "data/d.csv"
+features = 4
+num_train_examples = 20
+num_valid_examples = 4
+"""
+
+
+def _experiment(folder: Path, text: str = DATA_CONFIG) -> Path:
+    (folder / "data").mkdir(parents=True)
+    rows = "".join(f"{i % 7}.5,{i % 3},{i % 5},{i % 2}\n" for i in range(40))
+    (folder / "data" / "d.csv").write_text("a,b,c,label\n" + rows)
+    (folder / "cfg.toml").write_text(text)
+    return folder / "cfg.toml"
+
+
+def test_relative_data_paths_resolve_against_the_config_folder(tmp_path, monkeypatch):
+    # They used to resolve from the current directory: "data file 'data/d.csv' not found".
+    _experiment(tmp_path / "exp")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    cfg = config.load("../exp/cfg.toml")
+    assert cfg.search_tasks[0].options["path"] == str(tmp_path / "exp" / "data" / "d.csv")
+    assert cfg.base_dir == str(tmp_path / "exp")
+    assert config.build_task_list(cfg.search_tasks, "search_tasks")[0].n_train == 20
+
+
+def test_the_run_directory_copy_resolves_the_same_data_from_anywhere(tmp_path, monkeypatch):
+    cfg = config.load(_experiment(tmp_path / "exp"))
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    (run / "config.toml").write_text(cfg.run_dir_text)       # what the run directory saves
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path / "other")
+    again = config.load(run / "config.toml")                 # what --resume reloads
+    assert again.search_tasks[0].options == cfg.search_tasks[0].options
+    assert again.run_dir_text == again.source_text == cfg.run_dir_text   # saved once, stable
+    assert cfg.run_dir_text.endswith(cfg.source_text)        # the user's text, byte for byte
+    first, second = (config.build_task_list(c.search_tasks, "search_tasks")[0]
+                     for c in (cfg, again))
+    assert np.array_equal(first.x_train, second.x_train)
+
+
+def test_base_dir_key_wins_and_must_be_absolute(tmp_path):
+    _experiment(tmp_path / "exp")
+    text = f"base_dir = {json.dumps(str(tmp_path / 'exp'))}\n" + DATA_CONFIG
+    cfg = parse(text, "x.toml", base_dir="/somewhere/else")
+    assert cfg.search_tasks[0].options["path"] == str(tmp_path / "exp" / "data" / "d.csv")
+    assert cfg.run_dir_text == text
+    with pytest.raises(ConfigError, match="base_dir: must be an absolute folder path"):
+        parse('base_dir = "exp"\n' + DATA_CONFIG)
+
+
+@pytest.mark.parametrize("folder", ["Anna's \"tiny\" run", "back\\slash", "exp#1 [x]", "tab\tline",
+                                    "new\nline", "ünïcødé ✓", 'q"""q', "q'''q", "del\x7fete"])
+def test_base_dir_is_recorded_safely_for_any_folder_name(tmp_path, folder):
+    base = tmp_path / folder
+    _experiment(base)
+    cfg = config.load(base / "cfg.toml")
+    again = parse(cfg.run_dir_text, "config.toml", base_dir="/elsewhere")
+    assert again.base_dir == str(base)
+    assert again.search_tasks[0].options["path"] == str(base / "data" / "d.csv")
+
+
+def test_absolute_and_home_paths_and_data_dir_override(tmp_path, monkeypatch):
+    absolute = json.dumps(str(tmp_path / "a.csv"))
+    text = DATA_CONFIG.replace('path = "data/d.csv"', f"path = {absolute}")
+    assert parse(text, base_dir="/x").search_tasks[0].options["path"] == str(tmp_path / "a.csv")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    home = parse(DATA_CONFIG.replace('"data/d.csv"', '"~/d.csv"'), base_dir="/x")
+    assert home.search_tasks[0].options["path"] == str(tmp_path / "d.csv")
+    mnist = parse(DATA_CONFIG.replace('path = "data/d.csv"', 'dataset = "mnist"'))
+    monkeypatch.chdir(tmp_path)
+    config.override_data_dir(mnist, "downloads")
+    assert mnist.search_tasks[0].options["data_dir"] == str(tmp_path / "downloads")
+
+
+def test_a_path_that_is_not_a_string_is_left_to_the_loader():
+    cfg = parse(DATA_CONFIG.replace('"data/d.csv"', "3"), base_dir="/x")
+    with pytest.raises(ConfigError, match="search_tasks: path must be a file system path"):
+        config.build_task_list(cfg.search_tasks, "search_tasks")

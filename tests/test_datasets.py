@@ -2,6 +2,7 @@
 projected tasks prepared by the reference's recipe (generate_datasets.py)."""
 import gzip
 import os
+import re
 import pickle
 import struct
 
@@ -474,3 +475,81 @@ def test_bad_eval_types_and_multiclass_specs():
 
 def test_dataset_error_is_a_task_error():
     assert issubclass(DatasetError, TaskError)
+
+
+# --- labels, class counts and paths that are not data files ------------------------------------
+
+@pytest.mark.parametrize("label, shown", [("1e300", "1e+300"), ("9223372036854775808", "9.22"),
+                                          ("1e19", "1e+19"), ("2147483648", "2147483648")])
+def test_huge_csv_labels_are_refused_not_wrapped(tmp_path, label, shown):
+    # 1e300 used to become class -9223372036854775808 (astype int64 wraps) and the run went on.
+    path = tmp_path / "big.csv"
+    path.write_text("a,b,y\n1,2,0\n3,4,1\n5,6," + label + "\n")
+    with pytest.raises(DatasetError, match=rf"labels out of range: label {re.escape(shown)}.* at "
+                                           "line 4"):
+        D.load_source(path=path)
+
+
+def test_uint64_labels_are_refused_not_wrapped(tmp_path):
+    np.savez(tmp_path / "d.npz", X=np.zeros((4, 2)), y=np.array([0, 1, 1, 2 ** 63], np.uint64))
+    with pytest.raises(DatasetError, match="labels out of range.*at row 3"):
+        D.load_source(path=tmp_path / "d.npz")
+
+
+def test_too_many_classes_are_refused_before_any_pair_is_built(tmp_path, monkeypatch):
+    # 20,000 labels used to build all 2e8 class pairs and exhaust memory.
+    path = tmp_path / "ids.csv"
+    path.write_text("".join(f"{i % 7},{i}\n" for i in range(20000)))
+    monkeypatch.setattr(D, "all_pairs", lambda classes: pytest.fail("pairs were built"))
+    with pytest.raises(DatasetError, match=r"20000 distinct labels.*limit of 1000 classes"):
+        binary(path=str(path))
+    assert D.MAX_CLASSES == 1000
+
+
+def test_pairs_are_built_from_the_classes_present_only(tmp_path, monkeypatch):
+    # pairs = 'search' used to enumerate every pair of range(max label + 1).
+    path = tmp_path / "sparse.csv"
+    path.write_text("".join(f"{i % 5}.5,{i % 3},{(i % 2) * 2_000_000_000}\n" for i in range(60)))
+    built = []
+    real = D.all_pairs
+    monkeypatch.setattr(D, "all_pairs", lambda classes: built.append(len(classes)) or real(classes))
+    task = binary(features=2, n_train=30, n_valid=5, path=str(path), pairs="search")
+    assert built == [2]
+    assert (task.info["positive_class"], task.info["negative_class"]) == (0, 2_000_000_000)
+
+
+def test_huge_features_give_one_error_and_no_warning(tmp_path, recwarn):
+    path = tmp_path / "huge.csv"
+    path.write_text("".join(f"1e308,{i},{i % 2}\n" for i in range(50)))
+    with pytest.raises(DatasetError, match=r"features as large as 1e\+308 .*rescale"):
+        binary(features=2, n_train=20, n_valid=5, path=str(path))
+    assert not recwarn.list                # used to print five RuntimeWarnings first
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda path: "/dev/null", "is a character device, not a regular file"),
+    (lambda path: path.mkdir(), "is a directory"),
+    (os.mkfifo, "is a named pipe"),
+    (lambda path: path.write_bytes(b""), "is empty"),
+    (lambda path: None, "not found"),
+])
+def test_paths_that_are_not_data_files_say_what_they_are(tmp_path, make, words):
+    # /dev/null used to be reported as "not found"; a FIFO would block the loader forever.
+    path = tmp_path / "d.csv"
+    special = make(path)
+    with pytest.raises(DatasetError, match=words):
+        D.load_source(path=special if isinstance(special, str) else path, dataset="csv")
+
+
+def test_npy_header_is_checked_against_the_file_before_allocating(tmp_path, monkeypatch):
+    from numpy.lib import format as npy_format
+
+    with (tmp_path / "x.npy").open("wb") as f:
+        npy_format.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False,
+                                              "shape": (2 ** 30, 4608)})    # 36 TiB
+        f.write(b"\0" * 100)
+    np.save(tmp_path / "y.npy", np.arange(4) % 2)
+    monkeypatch.setattr(np, "fromfile", lambda *a, **k: pytest.fail("data was read"))
+    with pytest.raises(DatasetError, match=r"declares shape \(1073741824, 4608\).*36\.0 TiB.*"
+                                           r"holds 100 bytes"):
+        D.load_source(path=tmp_path / "x.npy", labels_path=tmp_path / "y.npy")

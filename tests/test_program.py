@@ -301,3 +301,117 @@ def test_op_lookup_and_show():
     assert Instruction.make("VECTOR_HEAVYSIDE_OP", in1=2, out=1).show() == "v1 = heaviside(v2, 1.0)"
     assert math.isclose(Instruction.make("SCALAR_CONST_SET_OP", out=3, data=(1 / 3,)).data[0],
                         1 / 3, rel_tol=0, abs_tol=0)
+
+
+# ---- a generated table of hostile program files ----------------------------------------------
+
+def _paths(value, prefix=()):
+    """Every key / index path into a JSON document."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return
+    for key, child in items:
+        yield prefix + (key,)
+        yield from _paths(child, prefix + (key,))
+
+
+def _replaced(doc, path, value):
+    doc = copy.deepcopy(doc)
+    parent = doc
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = value
+    return doc
+
+
+# Wrong types, wrong ranges and non-finite numbers, put in turn at every place of a program file.
+WRONG_VALUES = [None, True, False, 0, -1, 7, 2 ** 31, 2 ** 63, -10 ** 30, 1.5, -0.0, 1e308,
+                float("nan"), float("inf"), float("-inf"), "", "x", "SCALAR_SUM_OP", [], [1],
+                [0, 0, 0, 0, 0], {}, {"op": "NO_OP"}, [[[[1]]]]]
+
+
+@pytest.mark.parametrize("value", WRONG_VALUES, ids=[repr(v)[:20] for v in WRONG_VALUES])
+def test_every_field_with_a_wrong_value_is_a_program_error_or_a_valid_program(value):
+    """Each replacement either still makes a valid program (e.g. another in-range address) or
+    fails as one ProgramError line; nothing else escapes, and what loads saves again."""
+    doc = _doc()
+    outcomes = {"loaded": 0, "refused": 0}
+    for path in _paths(doc):
+        text = json.dumps(_replaced(doc, path, value))     # NaN / Infinity as JSON tokens
+        try:
+            prog = loads(text)
+        except ProgramError as exc:
+            assert "\n" not in str(exc) and str(exc), (path, exc)
+            outcomes["refused"] += 1
+        else:
+            prog.validate()
+            assert loads(prog.dumps()) == prog, path
+            outcomes["loaded"] += 1
+    assert outcomes["refused"] > 0 and sum(outcomes.values()) == len(list(_paths(doc)))
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+HOSTILE_TEXTS = [
+    ("4301-digit integer",
+     _with(lambda d: None).replace('"version": 1', '"version": ' + "7" * 4301), "4301 digits"),
+    ("641-digit address", _with(lambda d: None).replace('"out": 2', '"out": ' + "9" * 641, 1),
+     "641 digits"),
+    ("640-digit address is only out of range", _with(lambda d: None).replace(
+        '"out": 2', '"out": ' + "9" * 640, 1), "out of range"),
+    ("nested 100000 deep", _with(lambda d: None).replace('"meta": {', '"meta": {"x": '
+                                                         + _nested(100000) + ", "), "nested"),
+    ("nested 500 deep", _with(lambda d: None).replace('"meta": {', '"meta": {"x": '
+                                                      + _nested(500) + ", "), "32 levels"),
+    ("nested 33 deep in data", _with(lambda d: d["setup"][0].update(data=json.loads(_nested(33)))),
+     "32 levels"),
+    ("NaN memory", _with(lambda d: None).replace('"scalars": 4', '"scalars": NaN'),
+     "memory.scalars"),
+    ("Infinity version", _with(lambda d: None).replace('"version": 1', '"version": Infinity'),
+     "version"),
+    ("NaN address", _with(lambda d: None).replace('"out": 2', '"out": NaN', 1), "integer address"),
+    ("-Infinity in meta", _with(lambda d: d["meta"].update(x=[float("-inf")])), "meta.x[0]"),
+    ("memory missing features", _with(lambda d: d["memory"].pop("features")), "'memory'"),
+    ("memory empty", _with(lambda d: d.update(memory={})), "'memory'"),
+]
+
+
+@pytest.mark.parametrize("case", HOSTILE_TEXTS, ids=[c[0] for c in HOSTILE_TEXTS])
+def test_hostile_text_is_one_program_error(case):
+    _, text, words = case
+    with pytest.raises(ProgramError) as err:
+        loads(text)
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"\xff\xfe\x00garbage", "byte 0xff at offset 0 is not UTF-8"),
+    ('{"format": "caf\xe9"}'.encode("latin1"), "byte 0xe9 at offset 15"),
+    (b"", "not valid JSON"),
+])
+def test_load_refuses_bytes_that_are_not_utf8_json(tmp_path, content, words):
+    path = tmp_path / "p.json"
+    path.write_bytes(content)
+    with pytest.raises(ProgramError, match=words):
+        load(path)
+
+
+def test_load_checks_the_file_before_reading_it(tmp_path):
+    import os
+
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as f:
+        f.truncate(64 * 2 ** 20 + 1)           # sparse: no disk used
+    with pytest.raises(ProgramError, match="64 MiB"):
+        load(huge)
+    os.mkfifo(tmp_path / "fifo.json")
+    for path, words in ((tmp_path / "fifo.json", "not a regular file"),   # would block
+                        ("/dev/zero", "not a regular file"),               # would never end
+                        (tmp_path, "a directory")):
+        with pytest.raises(ProgramError, match=words):
+            load(path)
