@@ -91,12 +91,31 @@ def test_other_seed_gives_another_run(reference_run, tmp_path):
     assert events_without_timing(other) != events_without_timing(out)
 
 
-def test_second_run_into_same_directory_is_refused(reference_run):
+def suggested_command(stderr: str) -> list[str]:
+    """The azc command a message suggests (after its last "with: "), as arguments."""
+    import shlex
+
+    text = stderr.strip().splitlines()[-1]
+    command = text.rsplit("with: ", 1)[1].rstrip(")")
+    command = command.split(", or ")[0]
+    words = shlex.split(command)
+    assert words[:1] == ["azc"], text
+    return words[1:]
+
+
+def test_second_run_into_a_finished_run_is_refused_with_a_new_directory(reference_run):
+    """A finished run is not resumable, so the message must not suggest --resume; the
+    command it suggests (another directory) works."""
     out, _ = reference_run
     proc = azc("search", TINY, "--out", out, "--plain", check=False)
     assert proc.returncode == 2
-    assert proc.stderr.startswith("error:") and "--resume" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error:") and "finished" in proc.stderr
+    assert "--resume" not in proc.stderr and "Traceback" not in proc.stderr
+    suggested = suggested_command(proc.stderr)
+    assert suggested[suggested.index("--out") + 1] == f"{out}-2"
+    rerun = azc(*suggested, "--plain", "--seed", 11)
+    assert "Final evaluation fitness" in rerun.stdout
+    assert events_without_timing(Path(f"{out}-2")) == events_without_timing(out)
 
 
 def _wait_for(predicate, timeout=120.0):
