@@ -183,13 +183,16 @@ class Search:
         return self.elapsed_before + (time.monotonic() - self.started)
 
     def _begin(self) -> None:
+        """A new run.  The start event comes first and records how the run was started, so
+        a run stopped before its first checkpoint can be started over exactly."""
         self._clear_unusable_run()
-        self.run_dir.write_config(self.cfg.source_text)
         self.run_dir.start_events(None)
         self.run_dir.event("start", config=self.cfg.name, seed=self.seed,
                            population_size=self.cfg.evolution["population_size"],
                            workers=self.workers, max_seconds=self.max_seconds,
-                           max_individuals=self.max_individuals)
+                           max_individuals=self.max_individuals,
+                           config_file=_config_file(self.opts.config_arg))
+        self.run_dir.write_config(self.cfg.source_text)
 
     def _clear_unusable_run(self) -> None:
         """A new run in a directory that holds one: refused if that run can be resumed or is
@@ -629,6 +632,15 @@ def _mismatch_text(exc: Exception) -> str:
         else str(exc)
 
 
+def _config_file(config_arg) -> str | None:
+    """CONFIG as a later command can name it from anywhere: absolute if it is a file (a
+    bundled example's name stays a name)."""
+    if config_arg is None:
+        return None
+    path = Path(config_arg)
+    return str(path.resolve()) if path.is_file() else str(config_arg)
+
+
 def _resolve_workers(workers: int) -> int:
     """0 means one island per core."""
     return workers if workers > 0 else (os.cpu_count() or 1)
@@ -641,7 +653,8 @@ def load_run_config(run_dir: Path, config_arg) -> Config:
         return config_mod.load(config_arg)
     if not (run_dir / "config.toml").is_file():
         raise RunDirError(f"{run_dir} is not a run directory (no config.toml): nothing to "
-                          f"resume; start a new run with: azc search CONFIG.toml --out {run_dir}")
+                          f"resume; start a new run with: "
+                          f"{RunDir(run_dir, resume=True).restart_command()}")
     return config_mod.load(run_dir / "config.toml")
 
 

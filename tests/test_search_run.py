@@ -91,15 +91,14 @@ def test_other_seed_gives_another_run(reference_run, tmp_path):
     assert events_without_timing(other) != events_without_timing(out)
 
 
-def suggested_command(stderr: str) -> list[str]:
-    """The azc command a message suggests (after its last "with: "), as arguments."""
+def suggested_command(stderr: str, which: int = 0) -> list[str]:
+    """The ``which``-th azc command a message suggests ("... with: azc ..."), as arguments."""
+    import re
     import shlex
 
-    text = stderr.strip().splitlines()[-1]
-    command = text.rsplit("with: ", 1)[1].rstrip(")")
-    command = command.split(", or ")[0]
-    words = shlex.split(command)
-    assert words[:1] == ["azc"], text
+    line = next(x for x in reversed(stderr.splitlines()) if "with: azc " in x)
+    commands = re.findall(r"with: (azc .*?)(?:, or |\)?$)", line)
+    words = shlex.split(commands[which])
     return words[1:]
 
 
