@@ -183,15 +183,15 @@ class Search:
         return self.elapsed_before + (time.monotonic() - self.started)
 
     def _begin(self) -> None:
-        """A new run.  The start event comes first and records how the run was started, so
-        a run stopped before its first checkpoint can be started over exactly."""
+        """A new run.  The start event comes first and records how the run was started
+        (seed, workers, limits), so a run stopped before its first checkpoint can be started
+        over exactly."""
         self._clear_unusable_run()
         self.run_dir.start_events(None)
         self.run_dir.event("start", config=self.cfg.name, seed=self.seed,
                            population_size=self.cfg.evolution["population_size"],
                            workers=self.workers, max_seconds=self.max_seconds,
-                           max_individuals=self.max_individuals,
-                           config_file=_config_file(self.opts.config_arg))
+                           max_individuals=self.max_individuals)
         self.run_dir.write_config(self.cfg.source_text)
 
     def _clear_unusable_run(self) -> None:
@@ -630,15 +630,6 @@ class ConfigMismatch(Exception):
 def _mismatch_text(exc: Exception) -> str:
     return f"changed since the checkpoint ({exc.changes})" if isinstance(exc, ConfigMismatch) \
         else str(exc)
-
-
-def _config_file(config_arg) -> str | None:
-    """CONFIG as a later command can name it from anywhere: absolute if it is a file (a
-    bundled example's name stays a name)."""
-    if config_arg is None:
-        return None
-    path = Path(config_arg)
-    return str(path.resolve()) if path.is_file() else str(config_arg)
 
 
 def _resolve_workers(workers: int) -> int:

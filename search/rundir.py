@@ -75,11 +75,11 @@ class RunDir:
         return f"azc search {_q(config)} --out {_q(free_dir(self.path))}"
 
     def restart_command(self) -> str:
-        """Start this run over in place, with the config and options its start event
-        recorded (CONFIG.toml if nothing says which config it was)."""
+        """Start this run over in place, with the options its start event recorded
+        (CONFIG.toml if the directory does not hold its config)."""
         start = self.start_event()
-        config = (self.config_arg or (self.config_path if self.config_path.is_file() else None)
-                  or start.get("config_file") or "CONFIG.toml")
+        config = self.config_arg or (self.config_path if self.config_path.is_file()
+                                     else "CONFIG.toml")
         flags = ""
         if start.get("seed") is not None:
             flags += f" --seed {int(start['seed'])}"

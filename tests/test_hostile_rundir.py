@@ -17,31 +17,18 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from cli_checks import assert_user_error, run_azc
 from search import checkpoint as ckpt
 from search import config as config_mod
 from search import experiment
-from search.cli import main
-from search.experiment import RunOptions, Search
-from test_search_run import best_without_timing, events_without_timing, suggested_command
+from test_search_run import (azc_in_process, best_without_timing, events_without_timing,
+                             interrupted_run, suggested_command)
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "data" / "tiny.toml"
 DROP = ("resumed", "log_repaired")
-
-
-def interrupted_run(out: Path, steps: int = 40, seed: int = 3) -> Path:
-    """A tiny run stopped (as by Ctrl-C) after ``steps`` batches: resumable, mid-experiment."""
-    count = iter(range(steps + 1))
-    search = Search(config_mod.load(TINY), RunOptions(out=out, seed=seed, config_arg=str(TINY),
-                                                      should_stop=lambda: next(count) >= steps))
-    search.run()
-    assert search.interrupted and search.phase == "evolve"
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +45,6 @@ def run(stopped, tmp_path):
 def snapshot(path: Path) -> dict:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(path.iterdir()) if p.is_file()}
-
-
-def azc_in_process(*args):
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout,
-                           stderr=result.stderr, exception=result.exception)
 
 
 def refused(run_dir: Path | None, *args_and_needles):
