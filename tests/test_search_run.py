@@ -217,12 +217,23 @@ def test_max_individuals_stops_and_still_reports(tmp_path):
 
 def test_two_workers_reproduce_and_migrate(tmp_path):
     """Islands in two processes meet at synchronous barriers: a fixed seed and worker count
-    give the same run, and migrations happen."""
-    runs = []
-    for name in ("a", "b"):
-        out = tmp_path / name
-        azc("search", TINY, "--out", out, "--plain", "--seed", 5, "--workers", 2)
-        runs.append(out)
+    give the same run, and migrations happen.  The second run gets a terminal's Ctrl-C (to
+    the whole process group, workers included) and is resumed (with the run's 2 workers,
+    not repeated on the command line): it ends the same."""
+    runs = [tmp_path / "a", tmp_path / "b"]
+    azc("search", TINY, "--out", runs[0], "--plain", "--seed", 5, "--workers", 2)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "search.cli", "search", str(TINY), "--out",
+                             str(runs[1]), "--plain", "--seed", "5", "--workers", "2",
+                             "--checkpoint-every", "0.2"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    assert _wait_for(lambda: (runs[1] / "checkpoint.npz").exists() and _progress_lines(runs[1]) >= 4)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr
+    assert not any('"final"' in x for x in (runs[1] / "events.jsonl").read_text().splitlines())
+    azc("search", "--resume", runs[1], "--plain")
     first = events_without_timing(runs[0])
     assert first == events_without_timing(runs[1])
     assert any(e["event"] == "migration" for e in first)
