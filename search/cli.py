@@ -108,7 +108,6 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
             from . import config as config_mod
             from .experiment import RunOptions, Search, load_run_config
             from .progress import make_progress
-            from .workers import WorkerError
 
             if resume:
                 run_dir = Path(resume)
@@ -142,7 +141,11 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
             _print_result(result, run_dir)
         except USER_ERRORS as exc:
             fail(exc)
-        except WorkerError as exc:
+        except Exception as exc:
+            from .workers import WorkerError
+
+            if not isinstance(exc, WorkerError):
+                raise
             fail(f"{exc}; {search.run_dir.next_step()}")
         except _Interrupt.Abort:
             if search is None:

@@ -740,8 +740,8 @@ def _checked_specs(cfg: Config, docs: list) -> list[TaskSpec]:
             seeds[key] = tuple(ckpt.field(doc, key, lambda v: isinstance(v, list) and all(
                 _INT(0, 2 ** 32 - 1)(x) for x in v), "a list of seeds"))
         options = doc.get("options")
-        if not isinstance(options, dict):
-            raise CheckpointError(f"'{where}.options' is missing")
+        if not isinstance(options, dict) or not isinstance(options.get("data_dir", ""), str):
+            raise CheckpointError(f"'{where}.options' is missing or malformed")
         fixed = {k: v for k, v in doc.items() if k not in ("data_seeds", "param_seeds", "options")}
         if (fixed != {k: v for k, v in _spec_json(spec).items() if k in fixed} or
                 set(fixed) != set(spec.__dict__) - {"data_seeds", "param_seeds", "options"}):

@@ -383,3 +383,30 @@ def test_ctrl_c_during_imports_is_a_clean_exit(tmp_path):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in stderr, stderr
     assert not (tmp_path / "run").exists()
+
+
+def _workers_of(pid: int) -> list[int]:
+    """Worker processes (multiprocessing spawn children) of ``pid``, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_worker_that_dies_is_one_error_that_says_how_to_go_on(tmp_path):
+    out = tmp_path / "run"
+    proc = _start(["search", TINY, "--out", out, "--plain", "--seed", 5, "--workers", 2,
+                   "--checkpoint-every", 0.2])
+    assert _wait(lambda: (out / "checkpoint.npz").exists() and len(_workers_of(proc.pid)) == 2,
+                 120)
+    os.kill(_workers_of(proc.pid)[0], signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=120)
+    assert_user_error(SimpleNamespace(returncode=proc.returncode, stderr=stderr, stdout=""),
+                      f"a worker process died; resume with: azc search --resume {out}")
+    # (test_two_workers_reproduce_and_migrate resumes a two-worker run to the end.)
