@@ -280,6 +280,8 @@ def test_free_dir_and_the_commands_a_run_directory_suggests(tmp_path):
     assert free_dir(tmp_path / "new") == tmp_path / "new"
     assert free_dir(tmp_path / "run") == tmp_path / "run-3"
     run_dir = RunDir(tmp_path / "run", resume=True)
+    assert run_dir.next_step() == f"start it over with: azc search CONFIG.toml --out {tmp_path}/run"
+    (tmp_path / "run" / "config.toml").write_text("")
     assert run_dir.next_step() == (f"start it over with: azc search {tmp_path}/run/config.toml "
                                    f"--out {tmp_path}/run")
     (tmp_path / "run" / "checkpoint.npz").write_bytes(b"")
