@@ -223,9 +223,10 @@ class Search:
             rd.start_over(f"{rd.checkpoint_path} is damaged ({exc})", warn)
             return
         except (ConfigError, ConfigMismatch) as exc:
-            raise RunDirError(f"{rd.path} holds a run that cannot be resumed ({rd.config_path}: "
-                              f"{_mismatch_text(exc)}); start a new run with: "
-                              f"{rd.new_run_command()}") from None
+            why = (f"{rd.config_path} changed since the checkpoint ({exc.changes})"
+                   if isinstance(exc, ConfigMismatch) else str(exc))
+            raise RunDirError(f"{rd.path} holds a run that cannot be resumed ({why}); start a "
+                              f"new run with: {rd.new_run_command()}") from None
         raise RunDirError(f"{rd.path} holds an unfinished run; continue it with: "
                           f"{rd.resume_command()}, or start a new run with: "
                           f"{rd.new_run_command()}")
@@ -627,11 +628,6 @@ class ConfigMismatch(Exception):
         self.changes = changes
 
 
-def _mismatch_text(exc: Exception) -> str:
-    return f"changed since the checkpoint ({exc.changes})" if isinstance(exc, ConfigMismatch) \
-        else str(exc)
-
-
 def _resolve_workers(workers: int) -> int:
     """0 means one island per core."""
     return workers if workers > 0 else (os.cpu_count() or 1)
@@ -706,13 +702,11 @@ def check_checkpoint(cfg: Config, arrays: dict, info: dict) -> list[TaskSpec]:
 
 
 def _check_arrays(cfg: Config, arrays: dict, islands: int, phase: str) -> None:
-    ckpt.array(arrays, "rng", new_state(0))
+    ckpt.array(arrays, "rng", np.zeros(1, dtype=np.uint64))     # a SplitMix64 state
     settings = eval_settings(cfg)
     expected = {"rng"}
     for i in range(islands):
-        prefix = f"island{i}_"
-        Island.check_state(arrays, prefix, cfg, settings)
-        expected |= set(Island.blank_state(cfg, settings, prefix))
+        expected |= Island.check_state(arrays, f"island{i}_", cfg, settings)
     extra = sorted(set(arrays) - expected)
     if extra:
         raise CheckpointError(f"unexpected array '{extra[0]}' for phase {phase!r} with "

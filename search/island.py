@@ -122,15 +122,16 @@ class Island:
         checkpointed one must have."""
         P, L = cfg.evolution["population_size"], cfg.capacity
         return _state_dict(prefix, Population.empty(P, L), *_fresh_caches(settings),
-                           np.zeros(E.S_SIZE, dtype=np.int64), new_state(0),
+                           np.zeros(E.S_SIZE, dtype=np.int64), np.zeros(1, dtype=np.uint64),
                            np.zeros(1, dtype=np.int64), 0, 0)
 
     @staticmethod
-    def check_state(arrays: dict, prefix: str, cfg, settings: E.EvalSettings) -> None:
+    def check_state(arrays: dict, prefix: str, cfg, settings: E.EvalSettings) -> set:
         """Refuse (CheckpointError) an island state the kernels could not run safely: every
         array's shape and dtype, op ids and register indices, sizes, counters, the hurdle's
-        ring position and the linked structure of both caches."""
-        for key, blank in Island.blank_state(cfg, settings, prefix).items():
+        ring position and the linked structure of both caches.  Returns the keys it used."""
+        blank_state = Island.blank_state(cfg, settings, prefix)
+        for key, blank in blank_state.items():
             ckpt.array(arrays, key, blank)
         Population.check_values(arrays, f"{prefix}pop_", cfg.memory)
         for cache_name in ("fec_cache", "canon_cache"):
@@ -144,6 +145,7 @@ class Island:
                                        f"fit a population of {P}")
         ckpt.within(arrays[f"{prefix}stats"], f"{prefix}stats", 0, 2 ** 63 - 1)
         ckpt.within(arrays[f"{prefix}next_id"], f"{prefix}next_id", 0, 2 ** 62)
+        return set(blank_state)
 
 
 def _fresh_caches(settings: E.EvalSettings) -> tuple:
