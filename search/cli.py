@@ -59,9 +59,9 @@ class _Interrupt:
     def _handle(self, signum, frame):
         if self.requested is None:
             self.requested = signum
-            key = "Ctrl-C" if signum == signal.SIGINT else "the signal"
-            click.echo(f"\ninterrupt: saving a checkpoint, then stopping (press {key} again "
-                       f"to abort)", err=True)
+            again = "press Ctrl-C again" if signum == signal.SIGINT else "signal again"
+            click.echo(f"\ninterrupt: saving a checkpoint, then stopping ({again} to abort)",
+                       err=True)
             return
         if self.aborting:
             os._exit(self.exit_code)

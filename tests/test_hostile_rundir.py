@@ -144,6 +144,9 @@ def test_a_damaged_checkpoint_is_one_error_that_says_how_to_start_over(run, name
                       f"{run / 'checkpoint.npz'}", needle)
     assert message.endswith(f"the run cannot be resumed: start it over with: azc search "
                             f"{run}/config.toml --out {run} --seed 3")
+    again = azc_in_process(*suggested_command(message), "--plain", "--max-individuals", 1)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.startswith(f"warning: {run}: {run}/checkpoint.npz is ")
 
 
 def test_an_unknown_phase_never_loops(run):
@@ -159,7 +162,12 @@ def test_an_unknown_phase_never_loops(run):
 def test_a_run_file_that_is_a_directory_is_one_error(run, name):
     (run / name).unlink(missing_ok=True)
     (run / name).mkdir()
-    refused(run, "search", "--resume", run, "--", f"{run / name} is a directory", "mv ")
+    message = refused(run, "search", "--resume", run, "--", f"{run / name} is a directory",
+                      "mv ")
+    os.rename(run / name, run / f"{name}.bak")      # as the message says; then it resumes
+    assert message.endswith("and run the command again")
+    again = azc_in_process("search", "--resume", run, "--plain", "--max-individuals", 1)
+    assert again.returncode == 0, again.stderr
 
 
 def test_an_out_path_below_a_file_is_one_error(tmp_path):
@@ -216,9 +224,12 @@ def test_a_full_disk_at_the_first_event_suggests_starting_over(tmp_path, monkeyp
 
     monkeypatch.setattr("search.rundir.open", open_full, raising=False)
     out = tmp_path / "new"
-    refused(None, "search", TINY, "--out", out, "--",
-            f"cannot write {out / 'events.jsonl'}: No space left on device; free some space, "
-            f"then start it over with: azc search {TINY} --out {out}")
+    message = refused(None, "search", TINY, "--out", out, "--",
+                      f"cannot write {out / 'events.jsonl'}: No space left on device; free "
+                      f"some space, then start it over with: azc search {TINY} --out {out}")
+    monkeypatch.undo()
+    again = azc_in_process(*suggested_command(message), "--plain", "--max-individuals", 1)
+    assert again.returncode == 0, again.stderr
 
 
 # ---- the event log on resume -------------------------------------------------------------

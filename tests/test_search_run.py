@@ -329,6 +329,7 @@ def test_every_refusal_of_a_resumable_run_suggests_commands_that_work(reference_
         (["search", TINY, "--out", out], "holds an unfinished run"),
         (["search", "--resume", out, "--seed", 7], "was started with seed 11, not 7"),
         (["search", other, "--resume", out], "differs from the configuration of the run"),
+        (["search", "--resume", out, "--workers", 2], "runs with 1 worker(s), not 2"),
     ]
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     messages = [_user_error(azc_in_process(*args), needle) for args, needle in refusals]
@@ -337,9 +338,9 @@ def test_every_refusal_of_a_resumable_run_suggests_commands_that_work(reference_
                                 "changed since the checkpoint (memory.vectors: 3 -> 2)"))
     config.write_text(original)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    resumes = [suggested_command(m) for m in messages[:3]]
-    assert resumes == [["search", "--resume", str(out)]] * 3
-    news = [suggested_command(m, 1) for m in messages[:3]] + [suggested_command(messages[3])]
+    resumes = [suggested_command(m) for m in messages[:4]]
+    assert resumes == [["search", "--resume", str(out)]] * 4
+    news = [suggested_command(m, 1) for m in messages[:3]] + [suggested_command(messages[4])]
     assert news[1][-2:] == ["--seed", "7"] and news[2][1] == str(other)
     for args in news:          # each new run starts (and is cut short: it is another search)
         assert azc_in_process(*args, "--plain", "--max-individuals", 1).returncode == 0
