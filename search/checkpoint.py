@@ -2,40 +2,224 @@
 
 The state is a flat dict of numpy arrays plus one JSON document of scalars; caches are
 included, so a resumed run continues exactly as the uninterrupted one would have.
+
+A checkpoint is read as untrusted input: the numba kernels index memory without bounds
+checks, so nothing from it may reach them before it is checked.  This module reads the file
+defensively (every member's declared size is checked against the bytes it holds before
+anything is allocated) and holds the checks that callers compose: fields of the JSON
+document, array shapes, dtypes and value ranges, and the configuration the run was made
+with (``config_document``), which resume compares with the configuration it is given.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from azcompile.jit_cache import atomic_write_bytes
 
-FORMAT = "azcompile.checkpoint/1"
+FORMAT = "azcompile.checkpoint/2"
+_INFO = "__info__"
 
 
 class CheckpointError(RuntimeError):
-    pass
+    """A checkpoint that cannot be used: unreadable, of another format, or damaged."""
 
 
 def save(path: Path, arrays: dict, info: dict) -> None:
+    """Write atomically: a crash leaves the previous checkpoint in place (OSError passes)."""
     buffer = io.BytesIO()
     doc = json.dumps({"format": FORMAT, **info}, allow_nan=False)
-    np.savez(buffer, __info__=np.frombuffer(doc.encode(), dtype=np.uint8), **arrays)
+    np.savez(buffer, **{_INFO: np.frombuffer(doc.encode(), dtype=np.uint8)}, **arrays)
     atomic_write_bytes(path, buffer.getvalue())
 
 
 def load(path: Path) -> tuple[dict, dict]:
+    """(arrays, info) of a checkpoint file; CheckpointError (one line) if it cannot be read."""
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files if k != "__info__"}
-            info = json.loads(bytes(z["__info__"]).decode())
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: unreadable checkpoint ({exc}); the run cannot be "
-                              f"resumed from it") from None
+        with zipfile.ZipFile(path) as archive:
+            arrays = {_member_key(m): _read_member(archive, m) for m in archive.infolist()}
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path} is damaged ({exc})") from None
+    except Exception as exc:  # noqa: BLE001  (zip, zlib, numpy and OS errors of a bad file)
+        raise CheckpointError(f"{path} is unreadable ({_one_line(exc)})") from None
+    raw = arrays.pop(_INFO, None)
+    if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
+        raise CheckpointError(f"{path} is not an azcompile checkpoint (no {_INFO} record)")
+    try:
+        info = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CheckpointError(f"{path} is damaged ({_INFO}: {_one_line(exc)})") from None
+    if not isinstance(info, dict):
+        raise CheckpointError(f"{path} is damaged ({_INFO} is not a JSON object)")
     if info.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a checkpoint of this azcompile version "
-                              f"(format {info.get('format')!r})")
+        raise CheckpointError(f"{path} was written in another checkpoint format "
+                              f"({_short(info.get('format'))}, this azcompile reads {FORMAT!r})")
     return arrays, info
+
+
+def _member_key(member: zipfile.ZipInfo) -> str:
+    if not member.filename.endswith(".npy"):
+        raise CheckpointError(f"member {member.filename!r} is not an array")
+    return member.filename[:-4]
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> np.ndarray:
+    """One array, its header checked first: a header may declare any shape."""
+    with archive.open(member) as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise CheckpointError(f"{member.filename}: unsupported .npy version {version}")
+        shape, fortran, dtype = read_header(fh)
+        if dtype.hasobject:
+            raise CheckpointError(f"{member.filename}: object arrays are not allowed")
+        declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if declared > member.file_size:
+            raise CheckpointError(f"{member.filename} declares {declared} bytes but holds "
+                                  f"{member.file_size}")
+    with archive.open(member) as fh:
+        return np.lib.format.read_array(fh, allow_pickle=False)
+
+
+# ---- the configuration a run was made with ---------------------------------------------------
+
+# Keys that do not change what the search computes, or that resume checks on their own:
+# the worker count (checked against the checkpoint's) and where dataset files are looked up.
+_IGNORED_RUN_KEYS = ("workers", "checkpoint_seconds")
+_IGNORED_TASK_OPTIONS = ("data_dir",)
+
+
+def config_document(cfg) -> dict:
+    """The configuration as plain JSON data, as a checkpoint records it and resume compares it
+    (defaults filled in, so equal settings written differently compare equal)."""
+    m = cfg.memory
+    return {
+        "memory": {"scalars": m.scalars, "vectors": m.vectors, "matrices": m.matrices},
+        "ops": dict(zip(("setup", "predict", "learn"), (list(x) for x in cfg.ops))),
+        "sizes": dict(cfg.sizes), "evolution": dict(cfg.evolution), "fec": cfg.fec,
+        "hurdles": cfg.hurdles, "train_budget": cfg.train_budget,
+        "experiment": dict(cfg.experiment),
+        "run": {k: v for k, v in cfg.run.items() if k not in _IGNORED_RUN_KEYS},
+        **{name: [_task_document(s) for s in getattr(cfg, name)]
+           for name in ("search_tasks", "select_tasks", "final_tasks")},
+    }
+
+
+def _task_document(spec) -> dict:
+    doc = {k: v for k, v in spec.__dict__.items() if k != "options"}
+    doc["data_seeds"] = [int(x) for x in spec.data_seeds]
+    doc["param_seeds"] = [int(x) for x in spec.param_seeds]
+    doc.update({k: v for k, v in spec.options.items() if k not in _IGNORED_TASK_OPTIONS})
+    return json.loads(json.dumps(doc, default=str))
+
+
+def document_hash(doc: dict) -> str:
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":"),
+                                     default=str).encode()).hexdigest()
+
+
+def config_changes(old: dict, new: dict, limit: int = 2) -> str:
+    """What differs between two config documents, e.g. ``memory.vectors: 3 -> 2``."""
+    a, b = _flatten(old), _flatten(new)
+    keys = list(dict.fromkeys([*a, *b]))
+    changed = [k for k in keys if a.get(k, _ABSENT) != b.get(k, _ABSENT)]
+    parts = [f"{k}: {_short(a.get(k, _ABSENT))} -> {_short(b.get(k, _ABSENT))}"
+             for k in changed[:limit]]
+    if len(changed) > limit:
+        parts.append(f"and {len(changed) - limit} more")
+    return ", ".join(parts) or "no difference"
+
+
+class _Absent:
+    def __repr__(self):
+        return "(not set)"
+
+
+_ABSENT = _Absent()
+
+
+def _flatten(doc, prefix="") -> dict:
+    if isinstance(doc, dict):
+        out = {}
+        for key, value in doc.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(doc, list) and doc and all(isinstance(x, dict) for x in doc):
+        out = {}
+        for i, value in enumerate(doc):
+            out.update(_flatten(value, f"{prefix}[{i}]"))
+        return out
+    return {prefix: doc}
+
+
+def _short(value, width: int = 48) -> str:
+    text = repr(value) if isinstance(value, _Absent) else json.dumps(value, default=str)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or "no details"
+    return f"{type(exc).__name__}: {text}"[:200]
+
+
+# ---- checks callers compose --------------------------------------------------------------------
+
+def field(info: dict, key: str, valid, what: str):
+    """``info[key]`` if ``valid(value)``; else a CheckpointError naming the field."""
+    if key not in info:
+        raise CheckpointError(f"'{key}' is missing")
+    value = info[key]
+    try:
+        ok = bool(valid(value))
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise CheckpointError(f"'{key}' is {_short(value)}, not {what}")
+    return value
+
+
+def is_int(low=None, high=None):
+    def check(v):
+        return (isinstance(v, int) and not isinstance(v, bool)
+                and (low is None or v >= low) and (high is None or v <= high))
+    return check
+
+
+def is_number(low=None):
+    def check(v):
+        return (isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+                and (low is None or v >= low))
+    return check
+
+
+def optional(check):
+    return lambda v: v is None or check(v)
+
+
+def array(arrays: dict, key: str, like: np.ndarray) -> np.ndarray:
+    """``arrays[key]``, which must have the shape and dtype of ``like``."""
+    if key not in arrays:
+        raise CheckpointError(f"array '{key}' is missing")
+    arr = arrays[key]
+    if arr.shape != like.shape or arr.dtype != like.dtype:
+        raise CheckpointError(f"array '{key}' is {arr.dtype}{list(arr.shape)}, the configuration "
+                              f"needs {like.dtype}{list(like.shape)}")
+    return arr
+
+
+def within(arr: np.ndarray, key: str, low, high) -> None:
+    """Every value of ``arr`` in [low, high] (integer arrays, or floats that must be whole)."""
+    if arr.size == 0:
+        return
+    if arr.dtype.kind == "f" and not (np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr))):
+        raise CheckpointError(f"array '{key}' holds values that are not whole numbers")
+    lo, hi = arr.min(), arr.max()
+    if lo < low or hi > high:
+        raise CheckpointError(f"array '{key}' holds values in [{lo}, {hi}], outside "
+                              f"[{low}, {high}]")

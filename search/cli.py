@@ -75,24 +75,42 @@ def _report(exc: Exception) -> int:
 
 
 class _Interrupt:
-    """First Ctrl-C asks the search to stop at the next batch; a second one aborts."""
+    """SIGINT (Ctrl-C) and SIGTERM: the first asks the search to stop at the next batch
+    boundary and write a checkpoint; a second aborts at once (``_Interrupt.Abort``), which
+    leaves the directory as the last checkpoint left it; a third exits without cleaning up."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    class Abort(BaseException):
+        """Raised by the second signal; not an Exception, so nothing on the way catches it."""
 
     def __init__(self):
-        self.requested = False
+        self.requested = None       # the first signal's number
+        self.aborting = False
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + (self.requested or signal.SIGINT)   # 130 for SIGINT, 143 for SIGTERM
 
     def __enter__(self):
-        self.previous = signal.signal(signal.SIGINT, self._handle)
+        self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         return self
 
     def _handle(self, signum, frame):
-        if self.requested:
-            signal.signal(signal.SIGINT, self.previous)
-            raise KeyboardInterrupt
-        self.requested = True
-        click.echo("\ninterrupt: saving a checkpoint (press Ctrl-C again to abort)", err=True)
+        if self.requested is None:
+            self.requested = signum
+            again = "press Ctrl-C again" if signum == signal.SIGINT else "signal again"
+            click.echo(f"\ninterrupt: saving a checkpoint, then stopping ({again} to abort)",
+                       err=True)
+            return
+        if self.aborting:
+            os._exit(self.exit_code)
+        self.aborting = True
+        raise _Interrupt.Abort()
 
     def __exit__(self, *exc):
-        signal.signal(signal.SIGINT, self.previous)
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
         return False
 
 
@@ -124,55 +142,66 @@ def main():
 def search_command(config, seed, workers, out, resume, engine, max_time, max_individuals,
                    checkpoint_every, plain, data_dir):
     """Search for an algorithm as CONFIG.toml describes; with --resume, continue a run."""
-    from . import config as config_mod
-    from .experiment import RunOptions, Search
-    from .progress import make_progress
+    search = None
+    with _Interrupt() as interrupt:     # first: a Ctrl-C while loading must not be a traceback
+        try:
+            from . import config as config_mod
+            from .experiment import RunOptions, Search, load_run_config
+            from .progress import make_progress
 
-    try:
-        if resume:
-            run_dir = Path(resume)
-            if not (run_dir / "config.toml").exists():
-                raise RunDirError(f"{run_dir} is not a run directory (no config.toml): nothing to "
-                                  f"resume; start a new run with azc search CONFIG.toml --out DIR")
-            cfg = config_mod.load(run_dir / "config.toml")
-        else:
-            if config is None:
-                raise ConfigError("give a CONFIG.toml to start a search, or --resume RUN_DIR")
-            cfg = config_mod.load(config)
-            run_dir = Path(out) if out else _default_out(cfg)
-        if data_dir:
-            config_mod.override_data_dir(cfg, data_dir)
-        if workers is not None:
-            cfg.run["workers"] = workers
-        if cfg.run["workers"] == 0:          # 0 = one island per core
-            cfg.run["workers"] = os.cpu_count() or 1
-        display = make_progress(plain)
-        with _Interrupt() as interrupt:
-            options = RunOptions(out=run_dir, seed=seed, resume=bool(resume), engine=engine,
-                                 max_seconds=max_time, max_individuals=max_individuals,
-                                 checkpoint_seconds=checkpoint_every, progress=display.snapshot,
-                                 on_event=display.event, should_stop=lambda: interrupt.requested)
+            if resume:
+                run_dir = Path(resume)
+                cfg = load_run_config(run_dir, config)
+            else:
+                if config is None:
+                    raise ConfigError("give a CONFIG.toml to start a search, or --resume RUN_DIR")
+                cfg = config_mod.load(config)
+                run_dir = Path(out) if out else _default_out(cfg)
+            if data_dir:
+                config_mod.override_data_dir(cfg, data_dir)
+            if interrupt.requested:
+                click.echo("stopped before the search started; nothing was written", err=True)
+                sys.exit(interrupt.exit_code)
+            display = make_progress(plain)
+            options = RunOptions(
+                out=run_dir, seed=seed, resume=bool(resume), workers=workers, engine=engine,
+                max_seconds=max_time, max_individuals=max_individuals,
+                checkpoint_seconds=checkpoint_every, config_arg=config,
+                progress=display.snapshot, on_event=display.event,
+                on_warning=lambda message: click.echo(f"warning: {message}", err=True),
+                should_stop=lambda: interrupt.requested is not None)
             search = Search(cfg, options)
             try:
                 result = search.run()
             finally:
                 display.close()
-        if search.interrupted:
-            click.echo(f"stopped; resume with: azc search --resume {run_dir}", err=True)
-            sys.exit(130)
-        _print_result(result, run_dir)
-    except USER_ERRORS as exc:
-        fail(exc)
+            if search.interrupted:
+                click.echo(f"stopped; resume with: {search.run_dir.resume_command()}", err=True)
+                sys.exit(interrupt.exit_code)
+            _print_result(result, run_dir)
+        except USER_ERRORS as exc:
+            fail(exc)
+        except Exception as exc:
+            from .workers import WorkerError
+
+            if not isinstance(exc, WorkerError):
+                raise
+            fail(f"{exc}; {search.run_dir.next_step()}")
+        except _Interrupt.Abort:
+            if search is None:
+                where = "nothing was written"
+            elif search.done:
+                where = f"the run had finished: {search.run_dir.path}"
+            else:
+                where = search.run_dir.next_step()
+            click.echo(f"aborted; {where}", err=True)
+            sys.exit(interrupt.exit_code)
 
 
 def _default_out(cfg) -> Path:
-    base = Path("runs") / cfg.name
-    k = 1
-    path = base
-    while path.exists():
-        k += 1
-        path = Path(f"{base}-{k}")
-    return path
+    from .rundir import free_dir
+
+    return free_dir(Path("runs") / cfg.name)
 
 
 def _print_result(result: dict, run_dir: Path) -> None:

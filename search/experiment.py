@@ -13,6 +13,7 @@ restores the run exactly.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,32 +21,40 @@ from typing import Callable
 
 import numpy as np
 
-from azcompile.program import Program
+from azcompile.program import Program, ProgramError
 from azcompile.rng import new_state, next_u64
 
 from . import checkpoint as ckpt
+from . import config as config_mod
 from . import evaluator as E
 from . import initial
+from .checkpoint import CheckpointError
 from .config import Config, ConfigError, build_task_list
 from .island import Island
 from .lineage import Lineage
 from .mutator import MutatorSpec
+from .population import check_instructions
 from .profile import WallClock
-from .rundir import RunDir
+from .rundir import RunDir, RunDirError
 from .tasks import TaskSpec, randomized_seeds
+
+PHASES = ("start", "init", "evolve", "final")      # of an unfinished run ("done" when finished)
 
 
 @dataclass
 class RunOptions:
     out: Path
-    seed: int | None = None
+    seed: int | None = None                # on resume: must be the run's
     resume: bool = False
+    workers: int | None = None             # None: the config's (new run) or the run's (resume)
     engine: str | None = None              # select/final engine (default: the config's)
-    max_seconds: float | None = None
+    max_seconds: float | None = None       # limits: on resume, None keeps the run's own
     max_individuals: int | None = None
     checkpoint_seconds: float | None = None
+    config_arg: str | None = None          # CONFIG as the user named it (for suggested commands)
     progress: Callable[["Snapshot"], None] | None = None
     on_event: Callable[[dict], None] | None = None
+    on_warning: Callable[[str], None] | None = None  # one line for the user (stderr)
     should_stop: Callable[[], bool] | None = None    # e.g. Ctrl-C was pressed
 
 
@@ -109,7 +118,7 @@ class Search:
     def __init__(self, cfg: Config, options: RunOptions):
         self.cfg = cfg
         self.opts = options
-        self.run_dir = RunDir(options.out, resume=options.resume)
+        self.run_dir = RunDir(options.out, resume=options.resume, config_arg=options.config_arg)
         self.run_dir.listener = options.on_event
         self.interrupted = False
         run = cfg.run
@@ -140,26 +149,26 @@ class Search:
         self.elapsed_before = 0.0
         self.islands: list = []
         self.lineages: list[Lineage] = []
-        self.workers = max(1, cfg.run["workers"])
+        self.workers = _resolve_workers(cfg.run["workers"] if options.workers is None
+                                        else options.workers)
+        self.config_doc = ckpt.config_document(cfg)
         self.migrations = 0
         self.done = False
         self.result: dict = {}
 
     # ---- main loop ---------------------------------------------------------------------------
     def run(self) -> dict:
-        self.run_dir.open(self.cfg.source_text)
+        self.run_dir.open()
         try:
+            self.started = time.monotonic()
             if self.opts.resume:
                 self._restore()
             else:
-                self.run_dir.start_events(None)
-                self.run_dir.event("start", config=self.cfg.name, seed=self.seed,
-                                   population_size=self.cfg.evolution["population_size"])
-            self.started = time.monotonic()
+                self._begin()
             self.last_checkpoint = time.monotonic()
             while not self.done:
                 self._step()
-                if self.opts.should_stop and self.opts.should_stop():
+                if self.opts.should_stop and self.opts.should_stop() and not self.done:
                     self.interrupted = True
                     break
                 if not self.done and time.monotonic() - self.last_checkpoint >= self.checkpoint_seconds:
@@ -172,6 +181,55 @@ class Search:
 
     def elapsed(self) -> float:
         return self.elapsed_before + (time.monotonic() - self.started)
+
+    def _begin(self) -> None:
+        """A new run.  The start event comes first and records how the run was started
+        (seed, workers, limits), so a run stopped before its first checkpoint can be started
+        over exactly."""
+        self._clear_unusable_run()
+        self.run_dir.start_events(None)
+        self.run_dir.event("start", config=self.cfg.name, seed=self.seed,
+                           population_size=self.cfg.evolution["population_size"],
+                           workers=self.workers, max_seconds=self.max_seconds,
+                           max_individuals=self.max_individuals)
+        self.run_dir.write_config(self.cfg.source_text)
+
+    def _clear_unusable_run(self) -> None:
+        """A new run in a directory that holds one: refused if that run can be resumed or is
+        finished (say how to resume it or where to start anew); started over, after saying
+        so, if it cannot continue (it stopped before its first checkpoint, or the checkpoint
+        is unreadable or damaged)."""
+        rd = self.run_dir
+        if not rd.holds_run():
+            return
+        warn = self.opts.on_warning
+        if not rd.checkpoint_path.exists():
+            if rd.log_says_finished():
+                raise RunDirError(f"{rd.path} holds a finished run (its checkpoint is gone); "
+                                  f"start a new run with: {rd.new_run_command()}")
+            rd.start_over("the run there stopped before its first checkpoint", warn)
+            return
+        try:
+            arrays, info = ckpt.load(rd.checkpoint_path)
+        except CheckpointError as exc:
+            rd.start_over(str(exc), warn)
+            return
+        if info.get("done") is True:
+            raise RunDirError(f"{rd.path} holds a finished run; start a new run with: "
+                              f"{rd.new_run_command()}")
+        try:
+            check_checkpoint(config_mod.load(rd.config_path), arrays, info)
+        except CheckpointError as exc:
+            rd.start_over(f"{rd.checkpoint_path} is damaged ({exc})", warn)
+            return
+        except (ConfigError, ConfigMismatch) as exc:
+            why = (f"{rd.config_path} changed since the checkpoint ({exc.changes})"
+                   if isinstance(exc, ConfigMismatch) else str(exc))
+            raise RunDirError(f"{rd.path} holds a run that cannot be resumed ({why}); start a "
+                              f"new run with: {rd.new_run_command()}") from None
+        raise RunDirError(f"{rd.path} holds an unfinished run; continue it with: "
+                          f"{rd.resume_command()}, or start a new run with: "
+                          f"{rd.new_run_command()}")
 
     def _step(self) -> None:
         if self.phase == "start":
@@ -470,37 +528,268 @@ class Search:
                 "elapsed": self.elapsed(), "events": self.run_dir.event_count, "seed": self.seed,
                 "search_specs": [_spec_json(s) for s in self.search_specs],
                 "lineages": [lin.to_json() for lin in self.lineages], "done": self.done,
-                "workers": self.workers, "migrations": self.migrations}
-        self.run_dir.sync()
-        ckpt.save(self.run_dir.checkpoint_path, arrays, json.loads(json.dumps(info, default=_np)))
+                "workers": self.workers, "migrations": self.migrations,
+                "max_seconds": self.max_seconds, "max_individuals": self.max_individuals,
+                "config": self.config_doc, "config_sha256": ckpt.document_hash(self.config_doc),
+                "config_name": self.cfg.name}
+        self.run_dir.save_checkpoint(ckpt.save, arrays, json.loads(json.dumps(info, default=_np)))
         self.last_checkpoint = time.monotonic()
 
     def _restore(self) -> None:
-        arrays, info = ckpt.load(self.run_dir.checkpoint_path)
-        if info.get("done"):
-            raise ConfigError(f"{self.run_dir.path}: this run already finished; nothing to resume")
+        """Continue from the checkpoint, after checking all of it against the configuration
+        and the command line: nothing is written (and nothing reaches a kernel) before."""
+        rd = self.run_dir
+        if not rd.checkpoint_path.exists():
+            raise RunDirError(f"{rd.path}: nothing to resume (the run stopped before its first "
+                              f"checkpoint); start it over with: {rd.restart_command()}")
+        try:
+            arrays, info = ckpt.load(rd.checkpoint_path)
+            if info.get("done") is True:
+                raise RunDirError(f"{rd.path}: this run already finished; nothing to resume "
+                                  f"(start a new run with: {rd.new_run_command()})")
+            specs = check_checkpoint(self.cfg, arrays, info)
+        except ConfigMismatch as exc:
+            raise RunDirError(self._mismatch_message(exc.changes)) from None
+        except CheckpointError as exc:
+            damaged = str(exc) if str(exc).startswith(str(rd.checkpoint_path)) else \
+                f"{rd.checkpoint_path} is damaged ({exc})"
+            raise CheckpointError(f"{damaged}; the run cannot be resumed: start it over with: "
+                                  f"{rd.restart_command()}") from None
+        self._check_options(info)
+        self._take_over(arrays, info, specs)
+        repair = rd.start_events(info["events"])
+        if repair:
+            rd.event("log_repaired", **repair)
+            if self.opts.on_warning:
+                self.opts.on_warning(f"{rd.events_path}: {repair['reason']}")
+        rd.event("resumed", experiment=self.experiment, individuals=self.total_individuals)
+        if repair:      # the checkpoint's event count must match the repaired log
+            self.save_checkpoint()
+
+    def _mismatch_message(self, changes: str) -> str:
+        rd = self.run_dir
+        given = self.opts.config_arg
+        if given is None:
+            return (f"{rd.config_path} changed since the checkpoint ({changes}); restore it, or "
+                    f"start a new run with: {rd.new_run_command()}")
+        try:
+            own_config_fits = (ckpt.config_document(config_mod.load(rd.config_path))
+                               == _recorded_config(ckpt.load(rd.checkpoint_path)[1]))
+        except (ConfigError, CheckpointError):
+            own_config_fits = False
+        resume = f"resume it with: {rd.resume_command()}, or " if own_config_fits else ""
+        return (f"{given} differs from the configuration of the run in {rd.path} ({changes}); "
+                f"{resume}start a new run with: {rd.new_run_command(given)}")
+
+    def _check_options(self, info: dict) -> None:
+        """What the command line gives on resume must be what the run was started with (the
+        limits excepted: given, they replace the run's)."""
+        rd, opts = self.run_dir, self.opts
+        if opts.seed is not None and opts.seed != info["seed"]:
+            raise RunDirError(f"{rd.path} was started with seed {info['seed']}, not {opts.seed}; "
+                              f"resume it with: {rd.resume_command()}, or start a new run with: "
+                              f"{rd.new_run_command()} --seed {opts.seed}")
+        if opts.workers is not None and self.workers != info["workers"]:
+            raise RunDirError(f"{rd.path} runs with {info['workers']} worker(s), not "
+                              f"{self.workers} (results depend on it); resume it with: "
+                              f"{rd.resume_command()}")
+
+    def _take_over(self, arrays: dict, info: dict, specs: list) -> None:
         self.rng[...] = arrays["rng"]
+        self.cfg.name = info["config_name"]
         self.experiment = info["experiment"]
         self.phase = info["phase"]
         self.last_progress = info["last_progress"]
-        self.best_search = info["best_search"]
-        self.early_checked = info["early_checked"]
+        self.best_search = float(info["best_search"])
+        self.early_checked = float(info["early_checked"])
         self.best = info["best"]
         self.total_individuals = info["total_individuals"]
-        self.elapsed_before = info["elapsed"]
+        self.elapsed_before = float(info["elapsed"])
         self.seed = info["seed"]
-        self.search_specs = [TaskSpec(**d) for d in info["search_specs"]]
-        if info["workers"] != self.workers:
-            raise ConfigError(f"this run used --workers {info['workers']}; resume it with the "
-                              f"same number (results depend on it)")
+        self.search_specs = specs
+        self.workers = info["workers"]
         self.migrations = info["migrations"]
+        if self.opts.max_seconds is None:
+            self.max_seconds = info["max_seconds"]
+        if self.opts.max_individuals is None:
+            self.max_individuals = info["max_individuals"]
         if self.phase in ("init", "evolve"):
             self._new_islands([0] * self.workers)
             for i, isl in enumerate(self.islands):
                 isl.restore(arrays, f"island{i}_")
         self.lineages = [Lineage.from_json(doc) for doc in info["lineages"]]
-        self.run_dir.start_events(info["events"])
-        self.run_dir.event("resumed", experiment=self.experiment, individuals=self.total_individuals)
+
+
+class ConfigMismatch(Exception):
+    """The configuration given is not the one the checkpoint was made with."""
+
+    def __init__(self, changes: str):
+        super().__init__(changes)
+        self.changes = changes
+
+
+def _resolve_workers(workers: int) -> int:
+    """0 means one island per core."""
+    return workers if workers > 0 else (os.cpu_count() or 1)
+
+
+def load_run_config(run_dir: Path, config_arg) -> Config:
+    """The configuration to resume ``run_dir`` with: its config.toml, or CONFIG if the user
+    names one (``check_checkpoint`` then holds it to the run's)."""
+    if config_arg is not None:
+        return config_mod.load(config_arg)
+    if not (run_dir / "config.toml").is_file():
+        raise RunDirError(f"{run_dir} is not a run directory (no config.toml): nothing to "
+                          f"resume; start a new run with: "
+                          f"{RunDir(run_dir, resume=True).restart_command()}")
+    return config_mod.load(run_dir / "config.toml")
+
+
+# ---- what a checkpoint must hold ---------------------------------------------------------------
+
+_INT, _NUM = ckpt.is_int, ckpt.is_number
+_INFO_FIELDS = (
+    ("experiment", _INT(0), "a whole number >= 0"),
+    ("phase", lambda v: v in PHASES, f"one of {', '.join(PHASES)}"),
+    ("last_progress", _INT(-1), "a whole number >= -1"),
+    ("best_search", _NUM(), "a number"),
+    ("early_checked", _NUM(), "a number"),
+    ("best", lambda v: v is None or isinstance(v, dict), "a candidate record or null"),
+    ("total_individuals", _INT(0), "a whole number >= 0"),
+    ("elapsed", _NUM(0), "a number of seconds"),
+    ("events", _INT(0), "a line count"),
+    ("seed", _INT(0, 2 ** 63), "a seed"),
+    ("search_specs", lambda v: isinstance(v, list), "a list of task specs"),
+    ("lineages", lambda v: isinstance(v, list), "a list of lineages"),
+    ("done", lambda v: v is False, "false for an unfinished run"),
+    ("workers", _INT(1, 1024), "a worker count"),
+    ("migrations", _INT(0), "a whole number >= 0"),
+    ("max_seconds", ckpt.optional(_NUM(0)), "a time limit or null"),
+    ("max_individuals", ckpt.optional(_INT(1)), "a count or null"),
+    ("config_name", lambda v: isinstance(v, str), "a name"),
+)
+_BEST_KEYS = {"score", "select_fitness", "search_fitness", "experiment", "program", "individuals",
+              "elapsed"}
+
+
+def _recorded_config(info: dict) -> dict:
+    return ckpt.field(info, "config", lambda d: isinstance(d, dict) and
+                      ckpt.document_hash(d) == info.get("config_sha256"),
+                      "the configuration its hash names")
+
+
+def check_checkpoint(cfg: Config, arrays: dict, info: dict) -> list[TaskSpec]:
+    """Everything a resume takes from a checkpoint, checked against ``cfg`` before any of it
+    reaches a kernel.  Raises ConfigMismatch if ``cfg`` is not the configuration the run was
+    made with, CheckpointError (one line) for contents that are missing or impossible.
+    Returns the search task specs to resume with."""
+    current = ckpt.config_document(cfg)
+    if ckpt.document_hash(current) != info.get("config_sha256"):
+        raise ConfigMismatch(ckpt.config_changes(_recorded_config(info), current))
+    for key, valid, what in _INFO_FIELDS:
+        ckpt.field(info, key, valid, what)
+    specs = _checked_specs(cfg, info["search_specs"])
+    if info["best"] is not None:
+        _check_best(info["best"], cfg)
+    islands = info["workers"] if info["phase"] in ("init", "evolve") else 0
+    _check_arrays(cfg, arrays, islands, info["phase"])
+    if islands and len(info["lineages"]) != islands:
+        raise CheckpointError(f"'lineages' has {len(info['lineages'])} entries for "
+                              f"{islands} islands")
+    for i, doc in enumerate(info["lineages"]):
+        _check_lineage(doc, cfg, f"lineages[{i}]")
+    return specs
+
+
+def _check_arrays(cfg: Config, arrays: dict, islands: int, phase: str) -> None:
+    ckpt.array(arrays, "rng", np.zeros(1, dtype=np.uint64))     # a SplitMix64 state
+    settings = eval_settings(cfg)
+    expected = {"rng"}
+    for i in range(islands):
+        expected |= Island.check_state(arrays, f"island{i}_", cfg, settings)
+    extra = sorted(set(arrays) - expected)
+    if extra:
+        raise CheckpointError(f"unexpected array '{extra[0]}' for phase {phase!r} with "
+                              f"{islands} islands")
+    if islands:
+        counters = {tuple(arrays[f"island{i}_counters"]) for i in range(islands)}
+        P = cfg.evolution["population_size"]
+        if len(counters) != 1 or (phase == "evolve" and next(iter(counters))[1] != P):
+            raise CheckpointError(f"island counters {sorted(counters)} do not fit phase {phase!r}")
+
+
+def _checked_specs(cfg: Config, docs: list) -> list[TaskSpec]:
+    """The search tasks the run was using: the config's, with the seeds the run drew (and the
+    data directory it read from, unless this run names another)."""
+    if len(docs) != len(cfg.search_tasks):
+        raise CheckpointError(f"'search_specs' has {len(docs)} entries, the configuration "
+                              f"{len(cfg.search_tasks)}")
+    specs = []
+    for i, (doc, spec) in enumerate(zip(docs, cfg.search_tasks)):
+        where = f"search_specs[{i}]"
+        if not isinstance(doc, dict):
+            raise CheckpointError(f"'{where}' is not a task spec")
+        seeds = {}
+        for key in ("data_seeds", "param_seeds"):
+            seeds[key] = tuple(ckpt.field(doc, key, lambda v: isinstance(v, list) and all(
+                _INT(0, 2 ** 32 - 1)(x) for x in v), "a list of seeds"))
+        options = doc.get("options")
+        if not isinstance(options, dict) or not isinstance(options.get("data_dir", ""), str):
+            raise CheckpointError(f"'{where}.options' is missing or malformed")
+        fixed = {k: v for k, v in doc.items() if k not in ("data_seeds", "param_seeds", "options")}
+        if (fixed != {k: v for k, v in _spec_json(spec).items() if k in fixed} or
+                set(fixed) != set(spec.__dict__) - {"data_seeds", "param_seeds", "options"}):
+            raise CheckpointError(f"'{where}' does not match search_tasks[{i}] of the configuration")
+        kept = {"data_dir": options["data_dir"]} if "data_dir" in options else {}
+        specs.append(TaskSpec(**{**spec.__dict__, **seeds,
+                                 "options": {**kept, **spec.options}}))
+    return specs
+
+
+def _check_best(best: dict, cfg: Config) -> None:
+    if not _BEST_KEYS <= set(best) <= _BEST_KEYS | {"final_fitness"}:
+        raise CheckpointError(f"'best' has the fields {sorted(best)}")
+    for key in ("score", "search_fitness"):
+        ckpt.field(best, key, _NUM(), "a number")
+    for key in ("select_fitness", "final_fitness"):
+        if key in best:
+            ckpt.field(best, key, ckpt.optional(_NUM()), "a number or null")
+    ckpt.field(best, "experiment", _INT(0), "an experiment number")
+    ckpt.field(best, "individuals", _INT(0), "a count")
+    ckpt.field(best, "elapsed", _NUM(0), "seconds")
+    from azcompile.program import from_json
+
+    try:
+        program = from_json(best["program"])
+    except ProgramError as exc:
+        raise CheckpointError(f"'best.program': {exc}") from None
+    if program.memory.as_dict() != cfg.memory.as_dict():
+        raise CheckpointError(f"'best.program' has memory {program.memory.as_dict()}")
+
+
+def _check_lineage(doc, cfg: Config, where: str) -> None:
+    """A lineage record (search.lineage's checkpoint form) that loads and whose programs are
+    ones the listing and export can show."""
+    try:
+        cols = doc["columns"]
+        n = len(cols["ids"])
+        columns = [np.array(cols[f], dtype=t) for f, t in
+                   (("ids", np.int64), ("parents", np.int64), ("mutations", np.int32),
+                    ("fitness", float), ("parent_fitness", float))]
+        best_ids = [int(x) for x in doc["best_ids"]]
+        programs = [(int(k), np.array(c, np.int32), np.array(d, float), np.array(z, np.int32))
+                    for k, (c, d, z) in doc["programs"].items()]
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
+        raise CheckpointError(f"'{where}' is malformed ({type(exc).__name__})") from None
+    if any(c.shape != (n,) for c in columns) or not all(isinstance(x, int) for x in best_ids):
+        raise CheckpointError(f"'{where}' has columns of different lengths")
+    for key, code, data, size in programs:
+        rows = code.shape[1] if code.ndim == 3 else -1
+        if code.shape != (3, rows, 4) or data.shape != code.shape or size.shape != (3,) \
+                or rows > cfg.capacity:
+            raise CheckpointError(f"'{where}' program {key} has the wrong shape")
+        ckpt.within(size, f"{where} program {key} sizes", 0, rows)
+        check_instructions(code, cfg.memory, f"{where} program {key}")
 
 
 def _on_all(islands, method: str, *args) -> None:

@@ -7,6 +7,7 @@ import numpy as np
 from azcompile.engine import call_literal, task_mode
 from azcompile.rng import new_state
 
+from . import checkpoint as ckpt
 from . import evaluator as E
 from . import fec
 from .evolution import STRATEGIES, BatchLog, evolve_literal, initialize_literal
@@ -34,9 +35,7 @@ class Island:
         self.ws = E.new_workspace(self.memory, L, len(tasks))
         self.child = (np.zeros((3, L, 4), dtype=np.int32), np.zeros((3, L, 4)),
                       np.zeros(3, dtype=np.int32))
-        self.fec_cache = fec.new_cache(settings.fec_cache_size)
-        self.canon_cache = fec.new_cache(settings.canonical_cache_size)
-        self.hurdle = E.new_hurdle(settings.hurdle_window)
+        self.fec_cache, self.canon_cache, self.hurdle = _fresh_caches(settings)
         self.stats = np.zeros(E.S_SIZE, dtype=np.int64)
         self.rng = new_state(seed)
         self.next_id = np.zeros(1, dtype=np.int64)
@@ -101,18 +100,11 @@ class Island:
 
     # --- checkpoint state -----------------------------------------------------------------
     def state(self, prefix: str) -> dict:
-        out = {f"{prefix}pop_{name}": getattr(self.pop, name) for name in Population.FIELDS}
-        for cache_name in ("fec_cache", "canon_cache"):
-            for field, arr in zip(_CACHE_FIELDS, getattr(self, cache_name)):
-                out[f"{prefix}{cache_name}_{field}"] = arr
-        out[f"{prefix}hurdle"] = self.hurdle
-        out[f"{prefix}stats"] = self.stats
-        out[f"{prefix}rng"] = self.rng
-        out[f"{prefix}next_id"] = self.next_id
-        out[f"{prefix}counters"] = np.array([self.cursor, self.initialized], dtype=np.int64)
-        return out
+        return _state_dict(prefix, self.pop, self.fec_cache, self.canon_cache, self.hurdle,
+                           self.stats, self.rng, self.next_id, self.cursor, self.initialized)
 
     def restore(self, arrays: dict, prefix: str) -> None:
+        """Take over a checkpointed state; ``check_state`` must have accepted it."""
         for name in Population.FIELDS:
             getattr(self.pop, name)[...] = arrays[f"{prefix}pop_{name}"]
         for cache_name in ("fec_cache", "canon_cache"):
@@ -123,3 +115,129 @@ class Island:
         self.rng[...] = arrays[f"{prefix}rng"]
         self.next_id[...] = arrays[f"{prefix}next_id"]
         self.cursor, self.initialized = (int(x) for x in arrays[f"{prefix}counters"])
+
+    @staticmethod
+    def blank_state(cfg, settings: E.EvalSettings, prefix: str) -> dict:
+        """The state a new island of this configuration has: the shapes and dtypes that a
+        checkpointed one must have."""
+        P, L = cfg.evolution["population_size"], cfg.capacity
+        return _state_dict(prefix, Population.empty(P, L), *_fresh_caches(settings),
+                           np.zeros(E.S_SIZE, dtype=np.int64), np.zeros(1, dtype=np.uint64),
+                           np.zeros(1, dtype=np.int64), 0, 0)
+
+    @staticmethod
+    def check_state(arrays: dict, prefix: str, cfg, settings: E.EvalSettings) -> set:
+        """Refuse (CheckpointError) an island state the kernels could not run safely: every
+        array's shape and dtype, op ids and register indices, sizes, counters, the hurdle's
+        ring position and the linked structure of both caches.  Returns the keys it used."""
+        blank_state = Island.blank_state(cfg, settings, prefix)
+        for key, blank in blank_state.items():
+            ckpt.array(arrays, key, blank)
+        Population.check_values(arrays, f"{prefix}pop_", cfg.memory)
+        for cache_name in ("fec_cache", "canon_cache"):
+            cache = tuple(arrays[f"{prefix}{cache_name}_{f}"] for f in _CACHE_FIELDS)
+            _check_cache(cache, f"{prefix}{cache_name}")
+        _check_hurdle(arrays[f"{prefix}hurdle"], f"{prefix}hurdle")
+        P = cfg.evolution["population_size"]
+        cursor, initialized = (int(x) for x in arrays[f"{prefix}counters"])
+        if not (0 <= cursor < P and 0 <= initialized <= P):
+            raise ckpt.CheckpointError(f"'{prefix}counters' = [{cursor}, {initialized}] do not "
+                                       f"fit a population of {P}")
+        ckpt.within(arrays[f"{prefix}stats"], f"{prefix}stats", 0, 2 ** 63 - 1)
+        ckpt.within(arrays[f"{prefix}next_id"], f"{prefix}next_id", 0, 2 ** 62)
+        return set(blank_state)
+
+
+def _fresh_caches(settings: E.EvalSettings) -> tuple:
+    return (fec.new_cache(settings.fec_cache_size), fec.new_cache(settings.canonical_cache_size),
+            E.new_hurdle(settings.hurdle_window))
+
+
+def _state_dict(prefix, pop, fec_cache, canon_cache, hurdle, stats, rng, next_id, cursor,
+                initialized) -> dict:
+    out = {f"{prefix}pop_{name}": getattr(pop, name) for name in Population.FIELDS}
+    for cache_name, cache in (("fec_cache", fec_cache), ("canon_cache", canon_cache)):
+        for field, arr in zip(_CACHE_FIELDS, cache):
+            out[f"{prefix}{cache_name}_{field}"] = arr
+    out[f"{prefix}hurdle"] = hurdle
+    out[f"{prefix}stats"] = stats
+    out[f"{prefix}rng"] = rng
+    out[f"{prefix}next_id"] = next_id
+    out[f"{prefix}counters"] = np.array([cursor, initialized], dtype=np.int64)
+    return out
+
+
+def _check_hurdle(hurdle: np.ndarray, key: str) -> None:
+    """The ring position indexes the window inside the kernel: it must be a whole number in
+    range (a NaN would become an arbitrary index)."""
+    window = hurdle.shape[0] - E.H_HEADER
+    ckpt.within(hurdle[E.H_POS:E.H_POS + 1], f"{key} (ring position)", 0, window - 1)
+    ckpt.within(hurdle[E.H_FILLED:E.H_FILLED + 1], f"{key} (filled)", 0, window)
+    ckpt.within(hurdle[E.H_SINCE:E.H_SINCE + 1], f"{key} (since update)", 0, 2 ** 53)
+
+
+def _check_cache(cache: tuple, key: str) -> None:
+    """An LRU cache of search.fec whose links the kernels can follow: every slot on exactly
+    one bucket chain or the free list, no loops, used slots in their key's bucket, and one
+    doubly linked recency list through exactly the used slots.  (A loop would make a lookup
+    spin forever; an index out of range would read or write outside the arrays.)"""
+    keys, _values, _hits, prev, nxt, chain, heads, state = cache
+    cap, buckets = keys.shape[0], heads.shape[0]
+    for name, arr in (("prev", prev), ("next", nxt), ("chain", chain), ("heads", heads),
+                      ("state", state[[fec._HEAD, fec._TAIL, fec._FREE]])):
+        ckpt.within(arr, f"{key}_{name}", fec.EMPTY, cap - 1)
+    head, tail, count, free = (int(x) for x in state)
+
+    def damaged(what):
+        return ckpt.CheckpointError(f"'{key}' is inconsistent ({what})")
+
+    refs = np.concatenate([heads[heads >= 0], chain[chain >= 0], [free] if free >= 0 else []])
+    if refs.shape[0] != cap or np.any(np.bincount(refs.astype(np.int64), minlength=cap) != 1):
+        raise damaged("a slot is on no list or on two")
+    root = _path_roots(chain)
+    if root is None:
+        raise damaged("a bucket chain loops")
+    used = root != free if free >= 0 else np.ones(cap, dtype=bool)
+    if int(used.sum()) != count:
+        raise damaged(f"it counts {count} entries but holds {int(used.sum())}")
+    bucket_of = np.full(cap, -1, dtype=np.int64)
+    bucket_of[heads[heads >= 0]] = np.nonzero(heads >= 0)[0]
+    slots = np.nonzero(used)[0]
+    if np.any(bucket_of[root[slots]] != (keys[slots] & np.uint64(buckets - 1)).astype(np.int64)):
+        raise damaged("an entry is in the wrong bucket")
+    _check_recency_list(prev, nxt, used, head, tail, damaged)
+
+
+def _check_recency_list(prev, nxt, used, head, tail, damaged) -> None:
+    if np.any(prev[~used] != fec.EMPTY) or np.any(nxt[~used] != fec.EMPTY):
+        raise damaged("a free slot is on the recency list")
+    slots = np.nonzero(used)[0]
+    if slots.shape[0] == 0:
+        if head != fec.EMPTY or tail != fec.EMPTY:
+            raise damaged("an empty cache has a recency list")
+        return
+    p, n = prev[slots], nxt[slots]
+    if (np.any(~used[p[p >= 0]]) or np.any(~used[n[n >= 0]])
+            or np.any(nxt[p[p >= 0]] != slots[p >= 0]) or np.any(prev[n[n >= 0]] != slots[n >= 0])):
+        raise damaged("recency links disagree")
+    starts, ends = slots[p < 0], slots[n < 0]
+    if list(starts) != [head] or list(ends) != [tail]:
+        raise damaged("the recency list has no single head and tail")
+    if _path_roots(prev) is None:     # consistent links + one head: only a loop is left
+        raise damaged("the recency list loops")
+
+
+def _path_roots(link: np.ndarray):
+    """For links i -> link[i] (-1: end) in which no slot has two predecessors, the first slot
+    of the path through each slot; None if some path is a loop.  Pointer doubling: about
+    log2(n) vectorised steps rather than a Python walk over every slot."""
+    n = link.shape[0]
+    pred = np.full(n, -1, dtype=np.int64)
+    has_next = link >= 0
+    pred[link[has_next]] = np.nonzero(has_next)[0]
+    up = np.where(pred >= 0, pred, np.arange(n))
+    for _ in range(max(1, int(n).bit_length()) + 1):
+        up = up[up]
+    if np.any(pred[up] >= 0):
+        return None
+    return up

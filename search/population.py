@@ -5,6 +5,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from azcompile.ops import NUM_OPS, OP_ARRAYS
+from azcompile.program import FIRST_OUT
+
+from . import checkpoint as ckpt
+from .mutator import MUTATION_LABELS
+
+_KIND_FIELDS = ((1, OP_ARRAYS["in1_kind"], "in1"), (2, OP_ARRAYS["in2_kind"], "in2"),
+                (3, OP_ARRAYS["out_kind"], "out"))
+_KINDS = ("S", "V", "M")       # kind codes 1, 2, 3 (0: the operand is unused)
+
 
 @dataclass
 class Population:
@@ -23,6 +33,19 @@ class Population:
         return cls(np.zeros((P, 3, capacity, 4), dtype=np.int32), np.zeros((P, 3, capacity, 4)),
                    np.zeros((P, 3), dtype=np.int32), np.zeros(P), np.full(P, -1, dtype=np.int64),
                    np.full(P, -1, dtype=np.int64), np.full(P, -1, dtype=np.int32))
+
+    @staticmethod
+    def check_values(arrays: dict, prefix: str, memory) -> None:
+        """Checkpointed population arrays (shapes already checked) hold programs the kernels
+        can run: valid op ids and register indices in every row, sizes within capacity."""
+        code = arrays[f"{prefix}code"]
+        check_instructions(code, memory, f"{prefix}code")
+        # A component holds at most capacity - 1 instructions: TRADE inserts one more first.
+        ckpt.within(arrays[f"{prefix}size"], f"{prefix}size", 0, code.shape[2] - 1)
+        for name in ("ids", "parents"):
+            ckpt.within(arrays[f"{prefix}{name}"], f"{prefix}{name}", -1, 2 ** 62)
+        ckpt.within(arrays[f"{prefix}mutations"], f"{prefix}mutations", min(MUTATION_LABELS),
+                    max(MUTATION_LABELS))
 
     def arrays(self) -> tuple:
         return tuple(getattr(self, f) for f in self.FIELDS)
@@ -46,3 +69,25 @@ class Population:
         mean = float(f.mean())
         var = float((f * f).mean() - mean * mean)
         return mean, float(np.sqrt(max(var, 0.0))), float(f.max())
+
+
+def check_instructions(code: np.ndarray, memory, where: str) -> None:
+    """Every instruction row ``(op, in1, in2, out)`` of ``code[..., 4]`` is one the kernels
+    can execute: a known op, each operand it uses a register of its kind (outputs never the
+    reserved s0 / v0), each operand it does not use zero."""
+    if code.size == 0:
+        return
+    ops = code[..., 0]
+    ckpt.within(ops, f"{where} (op ids)", 0, NUM_OPS - 1)
+    counts = np.array([1, memory.scalars, memory.vectors, memory.matrices])
+    first_out = np.array([0] + [FIRST_OUT[k] for k in _KINDS])
+    for column, kind_of_op, name in _KIND_FIELDS:
+        kind = kind_of_op[ops]
+        low = first_out[kind] if name == "out" else 0
+        values = code[..., column]
+        bad = (values < low) | (values >= counts[kind])
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ckpt.CheckpointError(
+                f"{where}{list(at)}: {name} = {int(values[at])} is not a register this "
+                f"op can use with memory {memory.as_dict()}")

@@ -7,19 +7,34 @@ the coordinator's random stream, so a fixed seed and worker count reproduce the 
 
 Worker processes are started with ``spawn`` (safe with numba and on every platform) and
 share the numba cache directory, so only the first run of a configuration compiles.
+
+Workers ignore SIGINT: Ctrl-C at a terminal reaches the whole process group, and it is the
+coordinator that answers it (checkpoint, then stop).  A worker whose coordinator is gone
+(killed, or its pipe closed) exits quietly.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 import traceback
 
 import numpy as np
 
 from azcompile.program import Program
 
+from .config import ConfigError
+
 
 def _worker(conn, config_text, config_path, specs, seed, batch_size):
     """The worker process: build the island, then serve commands until told to close."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _serve(conn, config_text, config_path, specs, seed, batch_size)
+    except (EOFError, OSError):
+        pass            # the coordinator went away: nobody is left to answer
+
+
+def _serve(conn, config_text, config_path, specs, seed, batch_size):
     try:
         from . import config as config_mod
         from .config import build_task_list
@@ -38,6 +53,9 @@ def _worker(conn, config_text, config_path, specs, seed, batch_size):
 
         island = new_island(specs, seed)
         conn.send(("ok", _sync(island)))
+    except ConfigError as exc:          # e.g. a dataset that cannot be read: the user's to fix
+        conn.send(("config_error", str(exc)))
+        return
     except BaseException:
         conn.send(("error", traceback.format_exc()))
         return
@@ -69,6 +87,8 @@ def _worker(conn, config_text, config_path, specs, seed, batch_size):
                 conn.send(("ok", _sync(island)))
             else:
                 conn.send(("error", f"unknown command {method!r}"))
+        except ConfigError as exc:
+            conn.send(("config_error", str(exc)))
         except BaseException:
             conn.send(("error", traceback.format_exc()))
 
@@ -87,7 +107,7 @@ def _sync(island) -> dict:
 
 
 class WorkerError(RuntimeError):
-    pass
+    """A worker process died or failed; the message is one line (the CLI adds what to do)."""
 
 
 class _MirrorPopulation:
@@ -133,10 +153,13 @@ class RemoteIsland:
     def _receive(self):
         try:
             status, payload = self.conn.recv()
-        except EOFError:
-            raise WorkerError("a worker process died; resume the run with --resume") from None
+        except (EOFError, OSError):
+            raise WorkerError("a worker process died") from None
+        if status == "config_error":
+            raise ConfigError(payload)
         if status != "ok":
-            raise WorkerError(f"worker failed:\n{payload}")
+            last = payload.strip().splitlines()[-1] if payload.strip() else "no details"
+            raise WorkerError(f"a worker process failed ({last})")
         return payload
 
     def call(self, method, *args):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +27,19 @@ def azc(*args, check=True, **kw):
     return proc
 
 
+def azc_in_process(*args):
+    """The CLI in this process (fast: the kernels stay loaded), as a CompletedProcess-like."""
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    from search.cli import main
+
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout,
+                           stderr=result.stderr, exception=result.exception)
+
+
 def events_without_timing(run_dir: Path, drop=("resumed",)) -> list[dict]:
     out = []
     for line in (run_dir / "events.jsonl").read_text().splitlines():
@@ -40,6 +54,21 @@ def best_without_timing(run_dir: Path) -> dict:
     doc = json.loads((run_dir / "best_program.json").read_text())
     doc["meta"].pop("found_at_seconds")
     return doc
+
+
+def interrupted_run(out: Path, steps: int = 40, seed: int = 3, **options) -> Path:
+    """A tiny run stopped (as by Ctrl-C) after ``steps`` batches: resumable, mid-experiment.
+    (In this process: deterministic, where a signal's moment is not.)"""
+    from search import config as config_mod
+    from search.experiment import RunOptions, Search
+
+    count = iter(range(steps + 1))
+    search = Search(config_mod.load(TINY), RunOptions(out=out, seed=seed, config_arg=str(TINY),
+                                                      should_stop=lambda: next(count) >= steps,
+                                                      **options))
+    search.run()
+    assert search.interrupted and search.phase == "evolve"
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +120,30 @@ def test_other_seed_gives_another_run(reference_run, tmp_path):
     assert events_without_timing(other) != events_without_timing(out)
 
 
-def test_second_run_into_same_directory_is_refused(reference_run):
+def suggested_command(stderr: str, which: int = 0) -> list[str]:
+    """The ``which``-th azc command a message suggests ("... with: azc ..."), as arguments."""
+    import re
+    import shlex
+
+    line = next(x for x in reversed(stderr.splitlines()) if "with: azc " in x)
+    commands = re.findall(r"with: (azc .*?)(?:, or |\)?$)", line)
+    words = shlex.split(commands[which])
+    return words[1:]
+
+
+def test_second_run_into_a_finished_run_is_refused_with_a_new_directory(reference_run):
+    """A finished run is not resumable, so the message must not suggest --resume; the
+    command it suggests (another directory) works."""
     out, _ = reference_run
     proc = azc("search", TINY, "--out", out, "--plain", check=False)
     assert proc.returncode == 2
-    assert proc.stderr.startswith("error:") and "--resume" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error:") and "finished" in proc.stderr
+    assert "--resume" not in proc.stderr and "Traceback" not in proc.stderr
+    suggested = suggested_command(proc.stderr)
+    assert suggested[suggested.index("--out") + 1] == f"{out}-2"
+    rerun = azc_in_process(*suggested, "--plain", "--seed", 11)
+    assert "Final evaluation fitness" in rerun.stdout
+    assert events_without_timing(Path(f"{out}-2")) == events_without_timing(out)
 
 
 def _wait_for(predicate, timeout=120.0):
@@ -115,10 +162,11 @@ def _progress_lines(run_dir: Path) -> int:
     return sum('"progress"' in line for line in path.read_text().splitlines())
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
 def test_killed_search_resumes_to_the_same_result(reference_run, tmp_path, sig):
-    """Kill mid-run (SIGKILL: no chance to clean up; SIGINT: Ctrl-C), resume, and finish
-    with exactly the events and program of the uninterrupted run."""
+    """Kill mid-run (SIGKILL: no chance to clean up; SIGINT: Ctrl-C; SIGTERM: handled as
+    Ctrl-C), resume, and finish with exactly the events and program of the uninterrupted
+    run."""
     ref, _ = reference_run
     out = tmp_path / "killed"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -130,9 +178,10 @@ def test_killed_search_resumes_to_the_same_result(reference_run, tmp_path, sig):
     assert _wait_for(lambda: (out / "checkpoint.npz").exists() and _progress_lines(out) >= 8)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=120)
-    if sig == signal.SIGINT:
-        assert proc.returncode == 130, stderr
-        assert "--resume" in stderr and "Traceback" not in stderr
+    if sig != signal.SIGKILL:
+        assert proc.returncode == 128 + sig, stderr
+        assert stderr.strip().splitlines()[-1] == f"stopped; resume with: azc search --resume {out}"
+        assert "Traceback" not in stderr
     else:
         assert proc.returncode == -signal.SIGKILL
     finished_early = '"final"' in (out / "events.jsonl").read_text()
@@ -168,14 +217,141 @@ def test_max_individuals_stops_and_still_reports(tmp_path):
 
 def test_two_workers_reproduce_and_migrate(tmp_path):
     """Islands in two processes meet at synchronous barriers: a fixed seed and worker count
-    give the same run, and migrations happen."""
-    runs = []
-    for name in ("a", "b"):
-        out = tmp_path / name
-        azc("search", TINY, "--out", out, "--plain", "--seed", 5, "--workers", 2)
-        runs.append(out)
+    give the same run, and migrations happen.  The second run gets a terminal's Ctrl-C (to
+    the whole process group, workers included) and is resumed (with the run's 2 workers,
+    not repeated on the command line): it ends the same."""
+    runs = [tmp_path / "a", tmp_path / "b"]
+    azc("search", TINY, "--out", runs[0], "--plain", "--seed", 5, "--workers", 2)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "search.cli", "search", str(TINY), "--out",
+                             str(runs[1]), "--plain", "--seed", "5", "--workers", "2",
+                             "--checkpoint-every", "0.2"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    assert _wait_for(lambda: (runs[1] / "checkpoint.npz").exists() and _progress_lines(runs[1]) >= 4)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr
+    assert not any('"final"' in x for x in (runs[1] / "events.jsonl").read_text().splitlines())
+    azc("search", "--resume", runs[1], "--plain")
     first = events_without_timing(runs[0])
     assert first == events_without_timing(runs[1])
     assert any(e["event"] == "migration" for e in first)
     assert {e.get("island") for e in first if e["event"] == "new_best"} <= {0, 1}
     assert best_without_timing(runs[0]) == best_without_timing(runs[1])
+
+
+# ---- resume and restart: limits, refusals and the commands the messages suggest ----------------
+
+def test_limits_are_saved_and_honoured_on_resume(tmp_path):
+    """--max-individuals given at the start holds after a resume that does not repeat it
+    (the printed hint does not); given on resume, it replaces the run's and is saved."""
+    ref = tmp_path / "ref"
+    azc("search", TINY, "--out", ref, "--plain", "--seed", 11, "--max-individuals", 30000)
+    stopped = interrupted_run(tmp_path / "stopped", steps=60, seed=11, max_individuals=30000)
+    again = Path(shutil.copytree(stopped, tmp_path / "again"))
+    assert azc_in_process("search", "--resume", stopped, "--plain").returncode == 0
+    assert events_without_timing(stopped) == events_without_timing(ref)
+    assert best_without_timing(stopped) == best_without_timing(ref)
+    azc_in_process("search", "--resume", again, "--plain", "--max-individuals", 20000)
+    stops = [e for e in events_without_timing(again) if e["event"] == "stopped"]
+    assert stops[0]["reason"] == "max individuals 20000 reached"
+    _, info = ckpt_load(again)
+    assert info["max_individuals"] == 20000 and info["max_seconds"] is None
+
+
+def ckpt_load(run_dir: Path):
+    from search import checkpoint
+
+    return checkpoint.load(run_dir / "checkpoint.npz")
+
+
+def _user_error(proc, *needles) -> str:
+    from cli_checks import assert_user_error
+
+    assert_user_error(proc, *needles)
+    return proc.stderr
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_over_as_the_message_says(
+        reference_run, tmp_path):
+    ref, _ = reference_run
+    out = tmp_path / "early"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "search.cli", "search", str(TINY), "--out",
+                             str(out), "--plain", "--seed", "11", "--checkpoint-every", "1000"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert _wait_for(lambda: _progress_lines(out) >= 3)
+    proc.kill()
+    proc.wait()
+    assert not (out / "checkpoint.npz").exists()
+    message = _user_error(azc_in_process("search", "--resume", out, "--plain"),
+                          "nothing to resume (the run stopped before its first checkpoint)")
+    assert suggested_command(message) == ["search", f"{out}/config.toml", "--out", str(out),
+                                          "--seed", "11"]
+    again = azc_in_process(*suggested_command(message), "--plain")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.splitlines()[0] == (f"warning: {out}: the run there stopped before its "
+                                            f"first checkpoint; starting the run over")
+    assert events_without_timing(out) == events_without_timing(ref)
+    # The same directory through --out instead: it starts over too (no dead end either way).
+    assert "--resume" not in _user_error(azc_in_process("search", TINY, "--out", out))
+
+
+def test_a_damaged_checkpoint_is_started_over_keeping_it_aside(reference_run, tmp_path):
+    ref, _ = reference_run
+    out = interrupted_run(tmp_path / "damaged", seed=11)
+    (out / "checkpoint.npz").write_bytes((out / "checkpoint.npz").read_bytes()[:5000])
+    message = _user_error(azc_in_process("search", "--resume", out, "--plain"),
+                          "checkpoint.npz is unreadable", "the run cannot be resumed")
+    again = azc_in_process(*suggested_command(message), "--plain")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.splitlines()[0].startswith(f"warning: {out}: {out}/checkpoint.npz is "
+                                                   f"unreadable (")
+    assert again.stderr.splitlines()[0].endswith("; starting the run over (the old checkpoint "
+                                                 "is kept as checkpoint.npz.unusable)")
+    assert (out / "checkpoint.npz.unusable").stat().st_size == 5000
+    assert events_without_timing(out) == events_without_timing(ref)
+
+
+def test_every_refusal_of_a_resumable_run_suggests_commands_that_work(reference_run, tmp_path):
+    """A new run into it, another seed, another config file, an edited config.toml: each is
+    refused, leaves the directory as it was, and suggests resuming (which then finishes as
+    the uninterrupted run) or a new run elsewhere (which starts).  In this process: the
+    subprocess path is the same code, tested above."""
+    ref, _ = reference_run
+    out = interrupted_run(tmp_path / "run", seed=11)
+    other = tmp_path / "other.toml"
+    other.write_text(TINY.read_text().replace("population_size = 100", "population_size = 90"))
+    config = out / "config.toml"
+    original = config.read_text()
+    refusals = [
+        (["search", TINY, "--out", out], "holds an unfinished run"),
+        (["search", "--resume", out, "--seed", 7], "was started with seed 11, not 7"),
+        (["search", other, "--resume", out], "differs from the configuration of the run"),
+        (["search", "--resume", out, "--workers", 2], "runs with 1 worker(s), not 2"),
+    ]
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    messages = [_user_error(azc_in_process(*args), needle) for args, needle in refusals]
+    config.write_text(original.replace("vectors = 3", "vectors = 2"))
+    messages.append(_user_error(azc_in_process("search", "--resume", out),
+                                "changed since the checkpoint (memory.vectors: 3 -> 2)"))
+    config.write_text(original)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    resumes = [suggested_command(m) for m in messages[:4]]
+    assert resumes == [["search", "--resume", str(out)]] * 4
+    news = [suggested_command(m, 1) for m in messages[:3]] + [suggested_command(messages[4])]
+    assert news[1][-2:] == ["--seed", "7"] and news[2][1] == str(other)
+    for args in news:          # each new run starts (and is cut short: it is another search)
+        assert azc_in_process(*args, "--plain", "--max-individuals", 1).returncode == 0
+        shutil.rmtree(args[args.index("--out") + 1])
+    # An identical copy of the config is the run's config: accepted.
+    same = tmp_path / "same.toml"
+    same.write_text(TINY.read_text())
+    assert azc_in_process("search", same, *resumes[0][1:], "--plain").returncode == 0
+    assert events_without_timing(out) == events_without_timing(ref)
+    assert best_without_timing(out) == best_without_timing(ref)
+    # Finished now: --resume says so and suggests a new run, which starts.
+    message = _user_error(azc_in_process("search", "--resume", out), "already finished")
+    assert azc_in_process(*suggested_command(message), "--plain",
+                          "--max-individuals", 1).returncode == 0
