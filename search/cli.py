@@ -10,12 +10,17 @@ import signal
 import sys
 from pathlib import Path
 
-import click
+if __name__ == "__main__":      # ``python -m search.cli``: before the heavy imports below
+    from search.startup import quiet_interrupts_while_starting
 
-import azcompile
+    quiet_interrupts_while_starting()
+
+import click  # noqa: E402
+
+import azcompile  # noqa: E402
 from azcompile.program import ProgramError
 
-from . import errors
+from . import errors, startup
 from .checkpoint import CheckpointError
 from .config import ConfigError
 from .inspect_cli import export_command, show_command
@@ -42,6 +47,7 @@ class AzcGroup(click.Group):
     """The ``azc`` group: every failure leaves as one ``error:`` line (see search.errors)."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        startup.ready()
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:

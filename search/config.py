@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -328,26 +329,30 @@ def _toml_string(text: str) -> str:
     return '"' + "".join(escaped) + '"'
 
 
-def _pinned_text(text: str, doc: dict, base: str) -> str:
-    """The config text with ``base_dir`` recorded, so that a run directory's copy resolves the
-    same data wherever it is resumed from.  A top-level key may open any TOML document, so the
-    user's text stays byte for byte as written below it; the result is parsed back to prove it."""
-    if "base_dir" in doc:
+def _pinned_text(text: str, doc: dict, pins: dict[str, str]) -> str:
+    """The config text with ``pins`` (``base_dir``, ``name``) recorded where it does not set
+    them, so that a run directory's copy resolves the same data and keeps the run's name
+    wherever it is resumed from.  A top-level key may open any TOML document, so the user's
+    text stays byte for byte as written below it; the result is parsed back to prove it."""
+    missing = {key: value for key, value in pins.items() if key not in doc}
+    if not missing:
         return text
-    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in base):
-        raise ConfigError(f"the config's folder {base!r} is not a UTF-8 name; set base_dir or "
-                          "move the config to a folder with a UTF-8 name")
-    pinned = ("# base_dir: the folder relative data paths resolve against (recorded by azc)\n"
-              f"base_dir = {_toml_string(base)}\n{text}")
+    for key, value in missing.items():
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+            raise ConfigError(f"the config's {key} {value!r} is not a UTF-8 name; set {key} at "
+                              "the top of the config")
+    header = "".join(f"{key} = {_toml_string(value)}\n" for key, value in missing.items())
+    pinned = f"# recorded by azc when the run started (see the README's configuration)\n{header}{text}"
     try:
         again = tomllib.loads(pinned)
         # repr, not ==: a nan option (refused later, by its checker) is not equal to itself.
-        same = again.pop("base_dir") == base and repr(again) == repr(doc)
+        same = all(again.pop(key) == value for key, value in missing.items()) \
+            and repr(again) == repr(doc)
     except tomllib.TOMLDecodeError:
         same = False
     if not same:
-        raise ConfigError(f"cannot record base_dir {base!r} in the config; set base_dir = "
-                          "\"/absolute/folder\" at its top")
+        raise ConfigError(f"cannot record {', '.join(missing)} in the config; set base_dir = "
+                          "\"/absolute/folder\" and name = \"...\" at its top")
     return pinned
 
 
@@ -388,7 +393,7 @@ def parse(text: str, source_path: str = "<config>", base_dir: str | None = None)
                  sections["sizes"], sections["evolution"], optional["fec"], optional["hurdles"],
                  optional["train_budget"], sections["experiment"], sections["run"], search, select,
                  final, source_text=text, source_path=str(source_path), base_dir=base,
-                 run_dir_text=_pinned_text(text, doc, base))
+                 run_dir_text=_pinned_text(text, doc, {"base_dir": base, "name": name}))
     _check_consistency(cfg)
     return cfg
 
@@ -454,6 +459,34 @@ def bundled_examples() -> dict[str, str]:
             if p.name.endswith(".toml")}
 
 
+MAX_CONFIG_BYTES = 16 << 20
+
+
+def _read_config_text(path: Path) -> str:
+    """The file's text, checked with stat first: reading a FIFO blocks, /dev/zero never ends."""
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise ConfigError(f"{path}: no such config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise ConfigError(f"{path}: {kind}; give a CONFIG.toml file or a bundled example name")
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: more than {MAX_CONFIG_BYTES >> 20} MiB; this is not a config file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a config file: byte 0x{raw[exc.start]:02x} at offset "
+                          f"{exc.start} is not UTF-8 text") from None
+
+
 def load(path) -> Config:
     """A config from a file, or a bundled example by name (``demo``, ``digits_binary``...)."""
     path = Path(path)
@@ -463,12 +496,7 @@ def load(path) -> Config:
             return parse(examples[str(path)], f"{path}.toml")
         raise ConfigError(f"{path}: no such config file or bundled example; bundled: "
                           f"{', '.join(sorted(examples))}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({exc})") from None
+    text = _read_config_text(path)
     return parse(text, str(path), base_dir=os.path.dirname(os.path.abspath(path)))
 
 

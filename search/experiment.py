@@ -192,7 +192,7 @@ class Search:
                            population_size=self.cfg.evolution["population_size"],
                            workers=self.workers, max_seconds=self.max_seconds,
                            max_individuals=self.max_individuals)
-        self.run_dir.write_config(self.cfg.source_text)
+        self.run_dir.write_config(self.cfg.run_dir_text)
 
     def _clear_unusable_run(self) -> None:
         """A new run in a directory that holds one: refused if that run can be resumed or is

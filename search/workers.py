@@ -140,7 +140,7 @@ class RemoteIsland:
     def __init__(self, cfg, specs, seed: int, batch_size: int):
         self.conn, child = self._context.Pipe()
         self.process = self._context.Process(
-            target=_worker, args=(child, cfg.source_text, cfg.source_path, list(specs), int(seed),
+            target=_worker, args=(child, cfg.run_dir_text, cfg.source_path, list(specs), int(seed),
                                   batch_size), daemon=True)
         self.process.start()
         child.close()

@@ -385,8 +385,6 @@ def test_killed_at_random_moments_the_run_ends_as_the_uninterrupted_one(tiny_run
     assert best_without_timing(out) == best_without_timing(tiny_run_dir)
 
 
-@pytest.mark.xfail(strict=True, reason="Python owns SIGINT until search.cli's imports finish "
-                                       "(~1 s): needs a handler at the top of search/cli.py")
 def test_ctrl_c_during_imports_is_a_clean_exit(tmp_path):
     proc = _start(["search", TINY, "--out", tmp_path / "run"])
     time.sleep(0.3)
