@@ -251,6 +251,10 @@ def test_exported_modules_reproduce_the_engine_bit_for_bit(tmp_path):
         task = make_task()
         add(name, load_program(DATA / f"{name}.json"), "rms_error",
             (task.x_train, task.y_train, task.x_valid, task.y_valid), 777)
+    # The reference's vector min/max keep a NaN first operand (std::min): NaN predictions.
+    nan_data = task_data(rng, "rms_error", 4, n_train=20, n_valid=10)
+    for name in ("nan_vector_min", "nan_vector_max"):
+        add(name, load_program(DATA / f"{name}.json"), "rms_error", nan_data, 0)
     add("nn_multiclass", neural_net_multiclass(), "multiclass",
         task_data(rng, "multiclass", 4, n_train=60, n_valid=20), 99)
     for i in range(N_RANDOM):
@@ -267,6 +271,8 @@ def test_exported_modules_reproduce_the_engine_bit_for_bit(tmp_path):
     assert rms < 0.5 * np.sqrt(np.mean(lr_data[3] ** 2))
     for name in ("demo_winner", "nonlinear_winner"):   # the winners learned their tasks
         assert np.isfinite(got[name + "/valid"]).all()
+    for name in ("nan_vector_min", "nan_vector_max"):   # training stopped at the NaN
+        assert got[name + "/train"].shape == (1, 1) and np.isnan(got[name + "/train"]).all()
 
 
 # ---- reading the exported code -----------------------------------------------------------
