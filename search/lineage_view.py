@@ -87,6 +87,17 @@ def _program(row: dict, memory, path: Path) -> Program | None:
         raise _broken(path, f"individual {row['id']}'s program: {str(exc)[:60]}") from None
 
 
+def _best_program(run_dir: Path, memory) -> Program | None:
+    """best_program.json, written together with lineage.json, if it fits the run."""
+    from azcompile.program import load
+
+    try:
+        program = load(run_dir / "best_program.json")
+    except (OSError, ProgramError):
+        return None
+    return program if program.memory == memory else None
+
+
 def _listing(program: Program, mode: int) -> list[str]:
     """Live instructions, each tagged with its component so diffs say where they changed."""
     live = dead_code_eliminated(program, mode)
@@ -117,6 +128,8 @@ def render_chain(run_dir: Path, improvements_only: bool = True) -> str:
         lines.append(_step_line(row, shown, last_fitness, passed))
         last_fitness, passed = row["fitness"], 0
         program = _program(row, cfg.memory, run_dir / "lineage.json")
+        if program is None and row["id"] == doc["best"]:
+            program = _best_program(run_dir, cfg.memory)   # saved beside lineage.json
         if program is None:
             lines.append("    (program not kept)")
             continue

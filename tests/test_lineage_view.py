@@ -39,6 +39,8 @@ def test_lineage_is_a_chain_of_improvements_with_diffs(tiny_run_dir):
         assert step[4].split(",")[0] in ("alter_param", "randomize_instruction",
                                           "randomize_component_function")
     assert re.search(r"^    [-+]?(Setup|Predict|Learn) +\| ", output, re.M)  # diffs
+    # The last step is the best program, whose code best_program.json holds.
+    assert not output.rstrip().endswith("(program not kept)")
 
 
 def test_all_steps_shows_every_ancestor_with_its_change(tiny_run_dir):
