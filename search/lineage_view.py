@@ -34,8 +34,10 @@ def _broken(path: Path, why: str) -> RunDirError:
 def read_lineage(run_dir: Path) -> dict:
     """``lineage.json`` as {"best": id, "chain": rows}, checked field by field."""
     path = run_dir / "lineage.json"
-    if not path.is_file():
+    if not path.exists():
         raise RunDirError(f"{run_dir} has no lineage.json yet (written when an experiment ends)")
+    if not path.is_file():
+        raise _broken(path, "not a file")
     try:
         if path.stat().st_size > _MAX_LINEAGE_BYTES:
             raise _broken(path, f"over {_MAX_LINEAGE_BYTES >> 20} MiB")

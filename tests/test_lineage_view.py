@@ -118,6 +118,13 @@ def test_damaged_lineage_is_one_error_line(tiny_run_dir, tmp_path, damage):
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
 
 
+def test_lineage_json_as_a_directory_is_one_error_line(tiny_run_dir, tmp_path):
+    run_dir = _copy_run(tiny_run_dir, tmp_path)
+    (run_dir / "lineage.json").unlink()
+    (run_dir / "lineage.json").mkdir()
+    assert_user_error(run_azc("lineage", run_dir), "lineage.json", "not a file")
+
+
 def test_lineage_of_a_directory_without_lineage_is_one_line_error(tmp_path):
     (tmp_path / "config.toml").write_text("")
     result = CliRunner().invoke(main, ["lineage", str(tmp_path)])

@@ -1,7 +1,15 @@
-"""`azc plot`: a PNG of best and mean fitness from a real run directory."""
+"""`azc plot`: a PNG of best and mean fitness from a real run directory, and one error line
+for a damaged event log or an image it cannot write."""
+import json
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
 from click.testing import CliRunner
 
 from search.cli import main
+from tests.cli_checks import assert_user_error, run_azc
 
 
 def test_plot_writes_a_png(tiny_run_dir, tmp_path):
@@ -18,13 +26,6 @@ def test_plot_of_a_directory_without_events_is_one_line_error(tmp_path):
 
 
 # ---- damaged event logs and bad targets ---------------------------------------------------
-
-import json  # noqa: E402
-import shutil  # noqa: E402
-
-import pytest  # noqa: E402
-
-from tests.cli_checks import assert_user_error, run_azc  # noqa: E402
 
 DAMAGE = {
     "truncated mid-line": lambda text: text[: len(text) // 2],
@@ -54,6 +55,14 @@ def test_damaged_event_log_is_one_error_line(tiny_run_dir, tmp_path, damage):
     assert path.read_bytes() == before
 
 
+def test_event_log_as_a_directory_is_one_error_line(tiny_run_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run_dir)
+    (run_dir / "events.jsonl").unlink()
+    (run_dir / "events.jsonl").mkdir()
+    assert_user_error(run_azc("plot", run_dir, "-o", tmp_path / "p.png"), "events.jsonl")
+
+
 def test_unwritable_or_unknown_image_targets_are_one_error_line(tiny_run_dir, tmp_path):
     assert_user_error(run_azc("plot", tiny_run_dir, "-o", tmp_path / "p.xyz"), ".xyz",
                       "-o progress.png")
@@ -66,9 +75,6 @@ def test_unwritable_or_unknown_image_targets_are_one_error_line(tiny_run_dir, tm
 
 def test_the_matplotlib_hint_names_an_extra_that_exists():
     """`azc plot` without matplotlib says: pip install 'azcompile[plot]'."""
-    import tomllib
-    from pathlib import Path
-
     project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
     extras = project["project"]["optional-dependencies"]
     assert any(dep.startswith("matplotlib") for dep in extras["plot"])
