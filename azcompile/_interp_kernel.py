@@ -196,7 +196,7 @@ def run_component(code, data, stream, n, s, v, m, tv, tm, seed, call, F):
             s[o] = s[b] if s[b] < s[a] else s[a]
         elif op == 45:  # VECTOR_MIN_OP
             for i in range(F):
-                v[o, i] = v[a, i] if v[a, i] < v[b, i] else v[b, i]
+                v[o, i] = v[b, i] if v[b, i] < v[a, i] else v[a, i]
         elif op == 46:  # MATRIX_MIN_OP
             for i in range(F):
                 for j in range(F):
@@ -205,7 +205,7 @@ def run_component(code, data, stream, n, s, v, m, tv, tm, seed, call, F):
             s[o] = s[b] if s[a] < s[b] else s[a]
         elif op == 48:  # VECTOR_MAX_OP
             for i in range(F):
-                v[o, i] = v[a, i] if v[a, i] > v[b, i] else v[b, i]
+                v[o, i] = v[b, i] if v[a, i] < v[b, i] else v[a, i]
         elif op == 49:  # MATRIX_MAX_OP
             for i in range(F):
                 for j in range(F):

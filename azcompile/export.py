@@ -17,11 +17,15 @@ predictions bit for bit.  How it is made:
    reads and helpers nobody calls are pruned, and registers are renamed.
 
 Only numbers and op-table text reach the generated code.  Program files are validated on
-load; the op of every instruction must be a row of the op table and provenance strings may
-only use a small safe alphabet, else export refuses with a ``ProgramError``.
+load and the op of every instruction must be a row of the op table, else export refuses
+with a ``ProgramError``.  Provenance text (a config named ``Anna's run #1``, say) is written
+into the docstring with quotes, backslashes and unprintable characters as escapes, so it
+reads back as given and can never end the docstring.
 """
 from __future__ import annotations
 
+import builtins
+import json
 import keyword
 import math
 import re
@@ -43,10 +47,6 @@ EVAL_TYPES = {"rms_error": 1, "accuracy": 4, "multiclass": 5}
 NAME_MODES = ("auto", "raw")
 _TASK_TEMPLATE = {"rms_error": "export_regression.py.tmpl", "accuracy": "export_binary.py.tmpl",
                   "multiclass": "export_multiclass.py.tmpl"}
-# Safe inside the docstring: no quotes, backslashes, newlines or other control characters.
-# (The search's task summaries read like "8x scalar_linear (F=4, 1000 train / 100 valid)".)
-_SAFE_TEXT = re.compile(r"[A-Za-z0-9_.:+\-/ (),=;%]*")
-_SAFE_KEY = re.compile(r"[A-Za-z0-9_]{1,40}")
 _MAX_TEXT = 80
 _PRODUCT_OPS = {"SCALAR_PRODUCT_OP": (0, 1), "SCALAR_VECTOR_PRODUCT_OP": (0,),
                 "SCALAR_MATRIX_PRODUCT_OP": (0,)}
@@ -60,36 +60,47 @@ class ExportError(ValueError):
 
 # ---- provenance -------------------------------------------------------------------------------
 
-def _safe_text(key: str, value) -> str:
-    """A provenance value as text that is safe inside the module's docstring."""
+def docstring_text(text: str) -> str:
+    """``text`` as it may stand inside the module's triple-quoted docstring: printable
+    characters as they are, except the double quote and the backslash; those and every
+    other character (newlines, control and bidirectional-format characters) as Python
+    escapes.  The docstring then reads back as ``text``, and nothing in it can end it."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(ascii(ch)[1:-1])   # \n, \x1b, \u202e, ...
+    return "".join(out)
+
+
+def _shorten(text: str, limit: int = _MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _safe_text(value) -> str:
+    """A provenance value as docstring text (see ``docstring_text``)."""
+    return docstring_text(_plain_text(value))
+
+
+def _plain_text(value) -> str:
+    """A provenance value as one short line of text (not yet escaped)."""
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
-        if not math.isfinite(value):
-            raise ProgramError(f"meta.{key} must be a finite number, got {value!r}")
         return f"{float(value):.6g}"
     if isinstance(value, str):
-        if not _SAFE_TEXT.fullmatch(value):
-            raise ProgramError(
-                f"meta.{key} holds characters export does not write into code (allowed: "
-                f"letters, digits, space and _ . : + - / ( ) , = ; %): {value[:40]!r}; fix the "
-                "program file's meta or pass provenance explicitly")
-        return value if len(value) <= _MAX_TEXT else value[:_MAX_TEXT - 3] + "..."
+        return _shorten(value)
     if isinstance(value, dict):
-        parts = []
-        for k in sorted(value, key=str):
-            if not isinstance(k, str) or not _SAFE_KEY.fullmatch(k):
-                raise ProgramError(f"meta.{key} has a key export does not write into code: "
-                                   f"{str(k)[:40]!r} (keys must match [A-Za-z0-9_]+)")
-            if isinstance(value[k], (dict, list)):
-                continue  # nested detail stays in the run directory
-            parts.append(f"{k}={_safe_text(f'{key}.{k}', value[k])}")
-        text = ", ".join(parts)
-        return text if len(text) <= 2 * _MAX_TEXT else text[:2 * _MAX_TEXT - 3] + "..."
-    raise ProgramError(f"meta.{key} must be a number, a string or an object, "
-                       f"got {type(value).__name__}")
+        # Flat entries only: nested detail stays in the run directory.
+        parts = [f"{k}={_plain_text(v)}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+                 if not isinstance(v, (dict, list))]
+        return _shorten(", ".join(parts), 2 * _MAX_TEXT)
+    return _shorten(json.dumps(value, default=str))
 
 
 @dataclass(frozen=True)
@@ -136,12 +147,7 @@ def provenance_lines(meta: dict) -> list[str]:
     """``label: value`` lines for the known provenance keys; other keys are not written."""
     if not isinstance(meta, dict):
         raise ProgramError("provenance must be a dict")
-    for key in meta:  # every entry is checked, so injected text anywhere is reported
-        if not (isinstance(key, str) and _SAFE_KEY.fullmatch(key)):
-            raise ProgramError(f"meta has a key export does not write into code: "
-                               f"{str(key)[:40]!r} (keys must match [A-Za-z0-9_]+)")
-        _safe_text(key, meta[key])
-    return [f"{label}: {_safe_text(key, meta[key])}" for key, label in _PROVENANCE_ROWS
+    return [f"{label}: {_safe_text(meta[key])}" for key, label in _PROVENANCE_ROWS
             if key in meta]
 
 
@@ -951,11 +957,21 @@ def _check_program(program: Program) -> None:
     program.validate()
 
 
+_CLASS_NAME_HINT = "choose another, e.g. LinearLearner"
+
+
 def _check_options(class_name: str, name_registers: str) -> None:
-    if not (isinstance(class_name, str) and class_name.isascii() and class_name.isidentifier()
-            and not keyword.iskeyword(class_name) and not class_name.startswith("_")):
-        raise ExportError(f"class name {str(class_name)[:40]!r} is not a public Python "
-                          "identifier; use letters, digits and _ (e.g. LinearLearner)")
+    why = None
+    if not (isinstance(class_name, str) and class_name.isascii() and class_name.isidentifier()):
+        why = "is not a Python identifier (ASCII letters, digits and _, not starting with a digit)"
+    elif keyword.iskeyword(class_name) or keyword.issoftkeyword(class_name):
+        why = "is a Python keyword"
+    elif class_name.startswith("_"):
+        why = "starts with _ (the module's private names do)"
+    elif hasattr(builtins, class_name):
+        why = "is a Python builtin the module may use"
+    if why:
+        raise ExportError(f"class name {str(class_name)[:40]!r} {why}; {_CLASS_NAME_HINT}")
     if name_registers not in NAME_MODES:
         raise ExportError(f"name_registers must be one of {NAME_MODES}, got {name_registers!r:.40}")
 
@@ -1005,7 +1021,40 @@ def export_program(program: Program, *, jit: bool = False, class_name: str = "Ev
         NORMALISATION=normalisation if task.eval_type != "rms_error" else "any normalisation",
         TASK=task_text)
     module = prune_module(cst.parse_module(text))
+    _check_class_name_is_free(module, class_name)
     return _tidy(module.code)
+
+
+def _module_names(module: cst.Module) -> list[tuple[str, str]]:
+    """(name, what it is) for every name the module binds at its top level."""
+    found = []
+    for stmt in module.body:
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            found.append((stmt.name.value, "a function" if isinstance(stmt, cst.FunctionDef)
+                          else "a class"))
+            continue
+        for small in getattr(stmt, "body", ()):
+            if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar):
+                for alias in small.names:
+                    bound = alias.asname.name if alias.asname else alias.name
+                    found.append((cst.Module([]).code_for_node(bound).split(".")[0],
+                                  f"the import of {cst.Module([]).code_for_node(alias.name)}"))
+            elif isinstance(small, (cst.Assign, cst.AnnAssign)):
+                targets = small.targets if isinstance(small, cst.Assign) else [small]
+                for target in targets:
+                    if isinstance(target.target, cst.Name):
+                        found.append((target.target.value, "a module constant"))
+    return found
+
+
+def _check_class_name_is_free(module: cst.Module, class_name: str) -> None:
+    """The estimator class must not rebind a name the module defines (``np``, ``setup``,
+    ``predict``, a constant...): the module would call the class instead."""
+    others = [what for name, what in _module_names(module) if name == class_name]
+    others.remove("a class")   # the estimator itself
+    if others:
+        raise ExportError(f"class name {class_name!r} is already {others[0]} in the exported "
+                          f"module; {_CLASS_NAME_HINT}")
 
 
 def _state_zero(reg: Reg) -> str:

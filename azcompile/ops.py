@@ -168,17 +168,21 @@ OPS: tuple[Op, ...] = (
          "            t += A[i, k] * B[k, j]\n        TM[i, j] = t\n"
          "for i in range(F):\n    for j in range(F):\n        O[i, j] = TM[i, j]",
          "O = A @ B", "O = matmul(A, B)"),
-    # min/max follow the reference exactly, including what happens with NaN.
+    # min/max follow the reference exactly, including NaN and signed zeros.  Scalar and vector
+    # ops are std::min / std::max (the vector ones through Eigen's cwise min/max, which keep
+    # std::min's argument order): min(a, b) = b < a ? b : a, max(a, b) = a < b ? b : a, so a
+    # NaN in either operand, or two zeros, give a.  The matrix ops are explicit loops in the
+    # reference's executor: a < b ? a : b and a > b ? a : b (a NaN in either operand gives b).
     _row(44, "SCALAR_MIN_OP", S, S, S, "O = B if B < A else A", "O = B if B < A else A",
          "O = minimum(A, B)"),
-    _row(45, "VECTOR_MIN_OP", V, V, V, _vec("A[@] if A[@] < B[@] else B[@]"),
-         "O = np.where(A < B, A, B)", "O = minimum(A, B)"),
+    _row(45, "VECTOR_MIN_OP", V, V, V, _vec("B[@] if B[@] < A[@] else A[@]"),
+         "O = np.where(B < A, B, A)", "O = minimum(A, B)"),
     _row(46, "MATRIX_MIN_OP", M, M, M, _mat("A[@] if A[@] < B[@] else B[@]"),
          "O = np.where(A < B, A, B)", "O = minimum(A, B)"),
     _row(47, "SCALAR_MAX_OP", S, S, S, "O = B if A < B else A", "O = B if A < B else A",
          "O = maximum(A, B)"),
-    _row(48, "VECTOR_MAX_OP", V, V, V, _vec("A[@] if A[@] > B[@] else B[@]"),
-         "O = np.where(A > B, A, B)", "O = maximum(A, B)"),
+    _row(48, "VECTOR_MAX_OP", V, V, V, _vec("B[@] if A[@] < B[@] else A[@]"),
+         "O = np.where(A < B, B, A)", "O = maximum(A, B)"),
     _row(49, "MATRIX_MAX_OP", M, M, M, _mat("A[@] if A[@] > B[@] else B[@]"),
          "O = np.where(A > B, A, B)", "O = maximum(A, B)"),
     _row(50, "VECTOR_MEAN_OP", V, None, S, _SUM_V + "O = t / F", "O = np.sum(A) / F", "O = mean(A)"),

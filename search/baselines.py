@@ -3,7 +3,8 @@
 Every baseline is a ``Program`` the same engine runs, so its accuracy is measured exactly as
 an evolved program's fitness is (best validation accuracy over epochs, reference_spec §4):
 
-* ``logistic_regression``: s1 = dot(v1, v0) + s4, trained by SGD on the log-loss.
+* ``linear_regression`` / ``logistic_regression``: s1 = dot(v1, v0) + s4, trained by SGD on
+  the squared error / the log-loss (one program: the task's eval type makes the difference).
 * ``neural_net``: the reference's NEURAL_NET_ALGORITHM (2-layer ReLU net with biases,
   Gaussian init in Setup), instruction for instruction, with its quirk of back-propagating
   through the already-updated output weights.
@@ -42,10 +43,8 @@ def _gaussian(op: str, out: int, stdev: float):
     return (op, 0, 0, out, (0.0, 0.0, stdev, 0.0))
 
 
-def logistic_regression(features: int, lr: float = 0.01, **_) -> Program:
-    """Linear model with bias; logistic regression on ACCURACY tasks (linear on RMS_ERROR).
-
-    s2 = lr, v1 = weights, s4 = bias, s3 = the scaled error."""
+def _linear_model(features: int, lr: float, name: str) -> Program:
+    """Linear model with bias: s2 = lr, v1 = weights, s4 = bias, s3 = the scaled error."""
     setup = instructions([_const(2, lr)])
     predict = instructions([("VECTOR_INNER_PRODUCT_OP", 1, 0, 1),
                             ("SCALAR_SUM_OP", 1, 4, 1)])
@@ -55,7 +54,17 @@ def logistic_regression(features: int, lr: float = 0.01, **_) -> Program:
                           ("VECTOR_SUM_OP", 1, 2, 1),           # w += lr (y - p) x
                           ("SCALAR_SUM_OP", 4, 3, 4)])          # b += lr (y - p)
     return Program(setup, predict, learn, memory=Memory(5, 3, 1, features),
-                   meta={"baseline": "logistic_regression", "lr": lr})
+                   meta={"baseline": name, "lr": lr})
+
+
+def linear_regression(features: int, lr: float = 0.01, **_) -> Program:
+    """SGD on the squared error (RMS_ERROR tasks: the prediction is used as it is)."""
+    return _linear_model(features, lr, "linear_regression")
+
+
+def logistic_regression(features: int, lr: float = 0.01, **_) -> Program:
+    """SGD on the log-loss (ACCURACY tasks: Learn sees sigmoid(logit))."""
+    return _linear_model(features, lr, "logistic_regression")
 
 
 def neural_net(features: int, lr: float = 0.01, init_scale: float = DEFAULT_INIT_SCALE,
@@ -144,8 +153,8 @@ class Baseline:
 
 
 BASELINES = {
-    "logistic_regression": Baseline("logistic_regression", logistic_regression,
-                                    (ACCURACY, RMS_ERROR)),
+    "linear_regression": Baseline("linear_regression", linear_regression, (RMS_ERROR,)),
+    "logistic_regression": Baseline("logistic_regression", logistic_regression, (ACCURACY,)),
     "neural_net": Baseline("neural_net", neural_net, (ACCURACY, RMS_ERROR)),
     "softmax_regression": Baseline("softmax_regression", softmax_regression, (MULTICLASS,)),
     "softmax_neural_net": Baseline("softmax_neural_net", softmax_neural_net, (MULTICLASS,)),
@@ -159,24 +168,35 @@ class BaselineRow(NamedTuple):
     per_task: tuple
 
 
-def evaluate(baseline: Baseline, lr: float, tasks: Sequence[Task], *, seed: int = 0,
-             engine: str = "interp", split: str = "valid") -> list[float]:
-    """Fitness of the baseline with this learning rate on each task (``split='test'`` scores
-    the task's test examples instead of its validation examples)."""
+def has_test_split(task: Task) -> bool:
+    return task.x_test is not None and len(task.x_test) > 0
+
+
+def score(program_for: Callable[[Task], Program], tasks: Sequence[Task], *, seed: int = 0,
+          engine: str = "interp", split: str = "valid") -> list[float]:
+    """Fitness of ``program_for(task)`` on each task (``split='test'`` scores the task's test
+    examples instead of its validation examples)."""
     if split not in ("valid", "test"):
         raise TaskError(f"split must be 'valid' or 'test', got {split!r}")
     scores = []
     for i, task in enumerate(tasks):
+        if split == "test" and not has_test_split(task):
+            raise TaskError(f"task {task.name} has no test examples (only train and valid)")
         x_eval, y_eval = ((task.x_valid, task.y_valid) if split == "valid"
                           else (task.x_test, task.y_test))
-        if x_eval is None or len(x_eval) == 0:
-            raise TaskError(f"task {task.name} has no {split} examples to score the baseline on")
-        program = baseline.build(task.features, lr=lr)
-        result = run(program, task.x_train, task.y_train, x_eval, y_eval,
-                     eval_type=task.eval_type, num_classes=task.num_classes, epochs=task.epochs,
-                     order=task.order, seed=seed + i, engine=engine)
+        try:
+            result = run(program_for(task), task.x_train, task.y_train, x_eval, y_eval,
+                         eval_type=task.eval_type, num_classes=task.num_classes,
+                         epochs=task.epochs, order=task.order, seed=seed + i, engine=engine)
+        except ValueError as exc:   # a program that does not fit the task
+            raise TaskError(f"task {task.name}: {exc}") from None
         scores.append(result.fitness)
     return scores
+
+
+def evaluate(baseline: Baseline, lr: float, tasks: Sequence[Task], **kw) -> list[float]:
+    """Fitness of the baseline with this learning rate on each task (see ``score``)."""
+    return score(lambda task: baseline.build(task.features, lr=lr), tasks, **kw)
 
 
 def tune_lr(baseline: Baseline, tasks: Sequence[Task], lrs=DEFAULT_LR_GRID,
@@ -245,6 +265,7 @@ def format_report(rows: Sequence[BaselineRow]) -> str:
     """The report as an aligned text table."""
     lines = [f"{'baseline':<22}{'lr':>10}{'mean':>9}{'min':>9}{'max':>9}  tasks"]
     for r in rows:
-        lines.append(f"{r.name:<22}{r.lr:>10.4g}{r.mean_accuracy:>9.4f}{min(r.per_task):>9.4f}"
+        lr = f"{r.lr:>10.4g}" if np.isfinite(r.lr) else f"{'-':>10}"   # a program: no lr
+        lines.append(f"{r.name:<22}{lr}{r.mean_accuracy:>9.4f}{min(r.per_task):>9.4f}"
                      f"{max(r.per_task):>9.4f}  {len(r.per_task)}")
     return "\n".join(lines)

@@ -221,12 +221,18 @@ def _print_result(result: dict, run_dir: Path) -> None:
     if result.get("final_fitness") is not None:
         click.echo(f"Final evaluation fitness (on unseen data) = {result['final_fitness']:.6f}")
     program = result.get("program")
-    if program is not None:
-        from azcompile.liveness import dead_code_eliminated
+    if program is None:
+        click.echo(f"run directory: {run_dir}")
+        return
+    from azcompile.show import render
 
-        click.echo("Algorithm found (dead code removed):")
-        click.echo(dead_code_eliminated(program).listing().rstrip())
-    click.echo(f"run directory: {run_dir}  (export with: azc export {run_dir} -o algorithm.py)")
+    from .inspect_cli import export_hint, run_task
+
+    # The view `azc show --view canonical RUN` prints: liveness follows the run's task
+    # (a multi-class Predict writes v2, not s1).
+    click.echo("Algorithm found (canonical form: dead code removed, registers renumbered):")
+    click.echo(render(program, "canonical", **run_task(run_dir)).rstrip())
+    click.echo(f"run directory: {run_dir}  (export with: {export_hint(run_dir)})")
 
 
 @main.command("ops")
@@ -266,47 +272,52 @@ def _load_program(path):
 
 
 @main.command("evaluate")
-@click.argument("program", type=click.Path(exists=True))
-@click.argument("config", type=click.Path(dir_okay=False))
+@click.argument("target", metavar="RUN_DIR|PROGRAM.json", type=click.Path(exists=True))
+@click.argument("config", type=click.Path(dir_okay=False), required=False)
 @click.option("--engine", type=click.Choice(["interp", "compiled", "auto"]), default="auto",
               show_default=True)
 @click.option("--tasks", "which", type=click.Choice(["search", "select", "final", "all"]),
               default="all", show_default=True, help="Which task lists of the config to use.")
-@click.option("--seed", type=click.IntRange(0, 2 ** 63), default=0, show_default=True,
-              help="Seed of the random ops' stream.")
-def evaluate_command(program, config, engine, which, seed):
-    """Fitness of PROGRAM (a .json file or a run directory) on the tasks of CONFIG.toml."""
-    from . import config as config_mod
+@click.option("--seed", type=click.IntRange(0, 2 ** 64 - 1), default=None,
+              help="Seed of the random ops' stream (default: for a run's select tasks the "
+                   "seed its select check used, else 0).")
+def evaluate_command(target, config, engine, which, seed):
+    """Fitness of a program (a .json file or a run directory) on the tasks of CONFIG.toml.
+
+    CONFIG defaults to a run directory's config.toml; a run scored on its own config gets
+    the search and select tasks the run drew for its best program (with
+    randomize_task_seeds they differ from the config's seeds).  Each line says which tasks
+    it used."""
     from .config import build_task_list
     from .evaluator import evaluate_on_tasks
+    from .inspect_cli import evaluation_plan
 
     try:
-        prog = _load_program(program)
-        cfg = config_mod.load(config)
+        prog, cfg, plan = evaluation_plan(target, config, which, seed)
         if prog.memory.features != cfg.features:
             raise ConfigError(f"the program has {prog.memory.features} features but the config's "
                               f"tasks have {cfg.features}")
-        lists = ("search", "select", "final") if which == "all" else (which,)
-        for name in lists:
-            specs = getattr(cfg, f"{name}_tasks")
-            if not specs:
-                continue
-            tasks = build_task_list(specs, f"{name}_tasks")
-            mean, per_task = evaluate_on_tasks(prog, tasks, seed=seed, engine_name=engine,
-                                               max_abs_error=cfg.evolution["max_abs_error"])
-            click.echo(f"{name:7s} {len(tasks):4d} tasks  mean fitness {mean:.6f}  "
-                       f"min {min(per_task):.6f}  max {max(per_task):.6f}")
+        for item in plan:
+            tasks = build_task_list(item.specs, f"{item.name}_tasks")
+            try:
+                mean, per_task = evaluate_on_tasks(prog, tasks, seed=item.seed, engine_name=engine,
+                                                   max_abs_error=cfg.evolution["max_abs_error"])
+            except ValueError as exc:   # the program does not fit these tasks
+                raise ConfigError(f"cannot score the program on the {item.name} tasks: {exc}") from None
+            click.echo(f"{item.name:7s} {len(tasks):4d} tasks  mean fitness {mean:.6f}  "
+                       f"min {min(per_task):.6f}  max {max(per_task):.6f}  ({item.source})")
     except USER_ERRORS as exc:
         fail(exc)
 
 
 @main.command("lineage")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--best", is_flag=True, default=True, help="The chain that led to the best program.")
-@click.option("--all-steps", is_flag=True, help="Show every ancestor, not only improvements.")
-def lineage_command(run_dir, best, all_steps):
+@click.option("--all-steps", is_flag=True,
+              help="Show every ancestor, not only the steps that beat all before them.")
+def lineage_command(run_dir, all_steps):
     """The chain of improvements that led to the best program: fitness, mutation and the
-    change of the canonical program at each step."""
+    change of its live code at each step.  Fitness changes are against the step shown
+    before."""
     from .lineage_view import render_chain
 
     try:
@@ -336,25 +347,32 @@ def plot_command(run_dir, output):
               help="Also score this program (a .json file or run directory) beside the baselines.")
 @click.option("--split", type=click.Choice(["valid", "test"]), default="valid", show_default=True)
 def baseline_command(config, programs, split):
-    """The paper's baselines (logistic regression, 2-layer MLP) with learning rates tuned on
-    the search tasks, scored on the select tasks (or the search tasks if there are none)."""
+    """The paper's baselines (linear or logistic regression, a 2-layer MLP; softmax ones for
+    multi-class tasks) with learning rates tuned on the search tasks, scored on the select
+    tasks (or the search tasks if there are none)."""
+    import math
+
+    import numpy as np
+
     from . import config as config_mod
-    from .baselines import baseline_report, format_report
+    from .baselines import BaselineRow, baseline_report, format_report, has_test_split, score
     from .config import build_task_list
-    from .evaluator import evaluate_on_tasks
 
     try:
         cfg = config_mod.load(config)
         tune = build_task_list(cfg.search_tasks, "search_tasks")
-        specs = cfg.select_tasks or cfg.search_tasks
-        held_out = build_task_list(specs, "select_tasks")
+        label = "select_tasks" if cfg.select_tasks else "search_tasks"
+        held_out = build_task_list(cfg.select_tasks or cfg.search_tasks, label)
+        if split == "test" and not all(has_test_split(t) for t in held_out):
+            raise TaskError(f"the config's {label} have no test examples, only train and "
+                            f"valid ones; score on those with --split valid")
         rows = baseline_report(tune, held_out, split=split)
-        click.echo(format_report(rows))
-        for path in programs:
+        for path in programs:   # scored exactly as the baselines are, on the same split
             prog = _load_program(path)
-            mean, per_task = evaluate_on_tasks(prog, held_out, seed=0)
-            click.echo(f"{Path(path).name:<22}{'-':>10}{mean:>9.4f}{min(per_task):>9.4f}"
-                       f"{max(per_task):>9.4f}  {len(per_task)}")
+            per_task = score(lambda task: prog, held_out, split=split)
+            rows.append(BaselineRow(Path(path).name, math.nan, float(np.mean(per_task)),
+                                    tuple(per_task)))
+        click.echo(format_report(rows))
     except USER_ERRORS as exc:
         fail(exc)
 

@@ -409,13 +409,18 @@ class Search:
         return self.islands[i].pop.program(slot, self.cfg.memory)
 
     def _select(self, program: Program) -> float:
+        self.last_select = {}
         if not self.cfg.select_tasks:
             return float("nan")
         specs = self.cfg.select_tasks
         if self.cfg.experiment["randomize_task_seeds"]:
             specs = randomized_seeds(self._draw, specs)
         tasks = build_task_list(specs, "select_tasks")
-        fitness, _ = E.evaluate_on_tasks(program, tasks, seed=self._draw(), engine_name=self.engine,
+        seed = self._draw()
+        # Logged with experiment_end, so `azc evaluate RUN` can repeat this very check.
+        self.last_select = {"select_seeds": [[list(s.param_seeds), list(s.data_seeds)] for s in specs],
+                            "select_seed": seed}
+        fitness, _ = E.evaluate_on_tasks(program, tasks, seed=seed, engine_name=self.engine,
                                          max_abs_error=self.cfg.evolution["max_abs_error"])
         return fitness
 
@@ -432,7 +437,7 @@ class Search:
                            select_fitness=_finite(select), individuals=int(stats[E.S_INDIVIDUALS]),
                            train_steps=int(stats[E.S_TRAIN_STEPS]),
                            stats=dict(zip(E.STAT_NAMES, (int(x) for x in stats))),
-                           profile=profile)
+                           profile=profile, **self.last_select)
         score = select if np.isfinite(select) else search_fit
         if self.best is None or score >= self.best["score"]:
             self.best = {"score": score, "select_fitness": _finite(select), "search_fitness": search_fit,

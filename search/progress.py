@@ -13,6 +13,32 @@ def _fmt_rate(x: float) -> str:
     return f"{x:,.0f}"
 
 
+def event_line(record: dict) -> str | None:
+    """The log line for an event, in the reference's format; None for events not shown
+    (new bests, migrations: the progress lines and the panel carry them)."""
+    kind = record["event"]
+    if kind == "progress":
+        return (f"indivs={record['individuals']}, elapsed_secs={int(record['elapsed'])}, "
+                f"mean={record['mean']:.6f}, stdev={record['stdev']:.6f}, "
+                f"best fit={record['best']:.6f}, canonical hits={record['canonical_hit_rate']:.0%}, "
+                f"fec hits={record['fec_hit_rate']:.0%}")
+    if kind == "experiment_start":
+        return f"experiment {record['experiment']} started"
+    if kind == "experiment_end":
+        sel = record["select_fitness"]
+        return (f"experiment {record['experiment']}: search fitness for candidate = "
+                f"{record['search_fitness']:.6f}, select fitness = "
+                f"{'n/a' if sel is None else f'{sel:.6f}'}")
+    if kind == "early_select":
+        return (f"early select check: search {record['search_fitness']:.6f}, "
+                f"select {record['select_fitness']:.6f}")
+    if kind == "stopped":
+        return f"stopping: {record['reason']}"
+    if kind == "resumed":
+        return f"resumed at experiment {record['experiment']}, {record['individuals']} individuals"
+    return None
+
+
 class PlainProgress:
     """One line per progress event, in the reference's format, plus experiment results."""
 
@@ -23,29 +49,9 @@ class PlainProgress:
         pass
 
     def event(self, record: dict) -> None:
-        kind = record["event"]
-        if kind == "progress":
-            line = (f"indivs={record['individuals']}, elapsed_secs={int(record['elapsed'])}, "
-                    f"mean={record['mean']:.6f}, stdev={record['stdev']:.6f}, "
-                    f"best fit={record['best']:.6f}, canonical hits={record['canonical_hit_rate']:.0%}, "
-                    f"fec hits={record['fec_hit_rate']:.0%}")
-        elif kind == "experiment_start":
-            line = f"experiment {record['experiment']} started"
-        elif kind == "experiment_end":
-            sel = record["select_fitness"]
-            line = (f"experiment {record['experiment']}: search fitness for candidate = "
-                    f"{record['search_fitness']:.6f}, select fitness = "
-                    f"{'n/a' if sel is None else f'{sel:.6f}'}")
-        elif kind == "early_select":
-            line = (f"early select check: search {record['search_fitness']:.6f}, "
-                    f"select {record['select_fitness']:.6f}")
-        elif kind == "stopped":
-            line = f"stopping: {record['reason']}"
-        elif kind == "resumed":
-            line = f"resumed at experiment {record['experiment']}, {record['individuals']} individuals"
-        else:
-            return
-        print(line, file=self.stream, flush=True)
+        line = event_line(record)
+        if line is not None:
+            print(line, file=self.stream, flush=True)
 
     def close(self) -> None:
         pass
@@ -83,20 +89,14 @@ class LiveProgress(PlainProgress):
             self.live.update(self._table(snap))
 
     def event(self, record: dict) -> None:
-        if record["event"] == "progress":
-            return  # the panel shows it
-        self.live.console.print(_strip(record, self))
+        line = event_line(record)
+        # Progress is the panel's job; an event without a line prints nothing (printing ""
+        # would leave a blank line above the panel, one per new best).
+        if record["event"] != "progress" and line is not None:
+            self.live.console.print(line)
 
     def close(self) -> None:
         self.live.stop()
-
-
-def _strip(record, printer) -> str:
-    import io
-
-    buf = io.StringIO()
-    PlainProgress(buf).event(record)
-    return buf.getvalue().rstrip("\n")
 
 
 def make_progress(plain: bool | None = None):

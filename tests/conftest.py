@@ -36,3 +36,18 @@ def tiny_run_dir(tmp_path_factory):
                     str(_ROOT / "tests" / "data" / "tiny.toml"), "--out", str(out), "--plain",
                     "--seed", "11"], env=env, check=True, capture_output=True, timeout=600)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_multiclass_run(tmp_path_factory):
+    """(run directory, what `azc search` printed) for tests/data/tiny_multiclass.toml."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("tiny_multiclass") / "run"
+    env = dict(os.environ, PYTHONPATH=str(_ROOT))
+    done = subprocess.run([sys.executable, "-m", "search.cli", "search",
+                           str(_ROOT / "tests" / "data" / "tiny_multiclass.toml"), "--out",
+                           str(out), "--plain"], env=env, check=True, capture_output=True,
+                          text=True, timeout=900)
+    return out, done.stdout

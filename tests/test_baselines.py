@@ -107,3 +107,38 @@ def test_report_refuses_bad_requests():
     assert len(B.baseline_report([binary], [binary], "logistic_regression", lrs=(0.1,))) == 1
     with pytest.raises(TaskError, match="no test examples"):
         B.evaluate(B.BASELINES["softmax_regression"], 0.1, [multi], split="test")
+    with pytest.raises(TaskError, match="does not solve tasks"):
+        B.baseline_report([binary], [binary], ["linear_regression"])
+
+
+# ---- regression configs and the azc baseline command ----------------------------------------
+
+def test_regression_tasks_get_linear_regression_not_logistic():
+    """The same linear program is logistic regression only on classification tasks."""
+    from search.tasks import linear_task
+
+    tasks = [linear_task(4, 100, 50, 11000 + i, 1000 + i) for i in range(2)]
+    rows = B.baseline_report(tasks, tasks, lrs=(0.01, 0.1))
+    assert [r.name for r in rows] == ["linear_regression", "neural_net"]
+    assert rows[0].mean_accuracy > 0.99     # the demo's task is linear
+    program = B.BASELINES["linear_regression"].build(4, lr=0.1)
+    assert program.meta["baseline"] == "linear_regression"
+    assert program.to_json()["setup"] == B.logistic_regression(4, 0.1).to_json()["setup"]
+
+
+def test_baseline_command_on_the_demo(tmp_path):
+    from tests.cli_checks import assert_user_error, run_azc
+
+    refused = run_azc("baseline", "demo", "--split", "test")
+    assert_user_error(refused, "select_tasks have no test examples", "only train and valid",
+                      "--split valid")
+    # The suggested command works; programs are scored beside the baselines, the same way.
+    program = tmp_path / "linear.json"
+    B.linear_regression(4, lr=0.1).save(program)
+    done = run_azc("baseline", "demo", "--split", "valid", "--program", program)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["baseline", "lr", "mean", "min", "max", "tasks"]
+    assert [line.split()[0] for line in lines[1:]] == ["linear_regression", "neural_net",
+                                                        "linear.json"]
+    assert lines[3].split()[1] == "-" and float(lines[3].split()[2]) > 0.99

@@ -18,6 +18,8 @@ equal with NaN == NaN and every non-NaN value equal as a bit pattern (so -0.0 !=
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -26,6 +28,7 @@ from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR, run, task_mode
 from azcompile.jit_cache import KernelCache
 from azcompile.liveness import SCALAR_TASK, canonical
 from azcompile.program import FIRST_OUT, Instruction, Memory, Program
+from azcompile.program import load as load_program
 from random_programs import random_instruction
 
 EVAL_TYPES = (RMS_ERROR, ACCURACY, MULTICLASS)
@@ -181,3 +184,21 @@ def test_compiled_equals_interp(compiled_selection, kernel_cache):
         assert_same_result(interp, compiled, f"case {i}\n{prog}")
         informative_runs += informative(interp)
     assert informative_runs >= 3
+
+
+# ---- the reference's NaN rules for vector min/max ------------------------------------------
+
+@pytest.mark.parametrize("name", ["nan_vector_min", "nan_vector_max"])
+@pytest.mark.parametrize("engine", ["interp", "compiled"])
+def test_vector_min_max_keep_a_nan_first_operand(name, engine, kernel_cache):
+    """The issue's minimal program: v1 is all NaN and Predict is s1 = mean(min(v1, v0)) (or
+    max).  Eigen's cwise min/max are std::min/std::max, so min(NaN, x) is NaN and the
+    reference scores the program 0; ``a if a < b else b`` gave mean(x), fitness 1."""
+    gen = np.random.default_rng(5)
+    x, xv = gen.normal(size=(20, 4)), gen.normal(size=(10, 4))
+    y, yv = x.mean(axis=1), xv.mean(axis=1)   # what the program predicts without the NaN
+    program = load_program(Path(__file__).parent / "data" / f"{name}.json")
+    result = run(program, x, y, xv, yv, engine=engine, cache=kernel_cache)
+    assert result.engine == engine
+    assert result.fitness == 0.0
+    assert result.train_steps == 1 and np.isnan(result.train_predictions).all()

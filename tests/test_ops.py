@@ -202,11 +202,12 @@ EXPECTED = {
                                         st["mA"], st["mB"]),
     "MATRIX_MATRIX_PRODUCT_OP": lambda st: ref_matmul(st["mA"], st["mB"]),
     "SCALAR_MIN_OP": lambda st: cmin(st["sA"], st["sB"]),
-    # Vector/matrix min and max: a if a < b else b / a if a > b else b (not numpy's NaN rules).
-    "VECTOR_MIN_OP": lambda st: ew(lambda a, b: a if a < b else b, st["vA"], st["vB"]),
+    # Vector min/max are Eigen's cwise min/max = std::min/std::max element by element; matrix
+    # min/max are the executor's loops: a if a < b else b / a if a > b else b.
+    "VECTOR_MIN_OP": lambda st: ew(cmin, st["vA"], st["vB"]),
     "MATRIX_MIN_OP": lambda st: ew(lambda a, b: a if a < b else b, st["mA"], st["mB"]),
     "SCALAR_MAX_OP": lambda st: cmax(st["sA"], st["sB"]),
-    "VECTOR_MAX_OP": lambda st: ew(lambda a, b: a if a > b else b, st["vA"], st["vB"]),
+    "VECTOR_MAX_OP": lambda st: ew(cmax, st["vA"], st["vB"]),
     "MATRIX_MAX_OP": lambda st: ew(lambda a, b: a if a > b else b, st["mA"], st["mB"]),
     "VECTOR_MEAN_OP": lambda st: seq_sum(st["vA"]) / F,
     "MATRIX_MEAN_OP": lambda st: seq_sum(st["mA"]) / (F * F),
@@ -259,15 +260,21 @@ LITERALS = {
                                        [0.5, -0.5, 0.0, 0.0], [1, 1, 1, 1]])},
                              V([[0.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0],
                                 [1.0, 0.0, 0.0, 0.0], [1, 1, 1, 1]]))],
-    # Element-wise min/max: a if a < b else b; a if a > b else b (NaN second operand wins).
+    # Vector min/max as std::min/std::max (Eigen): with a NaN in either operand, or two zeros,
+    # the result is the first operand.
     "VECTOR_MIN_OP": [({"vA": V([NAN, 1.0, 0.0, -0.0]), "vB": V([1.0, NAN, -0.0, 0.0])},
-                       V([1.0, NAN, -0.0, 0.0])),
+                       V([NAN, 1.0, 0.0, -0.0])),
+                      ({"vA": V([NAN, NAN, -0.0, 3.0]), "vB": V([NAN, -INF, -0.0, -1.0])},
+                       V([NAN, NAN, -0.0, -1.0])),
                       ({"vA": V([1.0, 5.0, -3.0, 2.0]), "vB": V([2.0, 4.0, -3.5, 2.0])},
                        V([1.0, 4.0, -3.5, 2.0]))],
     "VECTOR_MAX_OP": [({"vA": V([NAN, 1.0, 0.0, -0.0]), "vB": V([1.0, NAN, -0.0, 0.0])},
-                       V([1.0, NAN, -0.0, 0.0])),
+                       V([NAN, 1.0, 0.0, -0.0])),
+                      ({"vA": V([NAN, NAN, -0.0, 3.0]), "vB": V([NAN, INF, -0.0, 5.0])},
+                       V([NAN, NAN, -0.0, 5.0])),
                       ({"vA": V([1.0, 5.0, -3.0, 2.0]), "vB": V([2.0, 4.0, -3.5, 2.0])},
                        V([2.0, 5.0, -3.0, 2.0]))],
+    # Matrix min/max are the executor's own loops: a NaN in either operand gives the second.
     "MATRIX_MIN_OP": [({"mA": np.tile(V([NAN, 1.0, 0.0, -0.0]), (4, 1)),
                         "mB": np.tile(V([1.0, NAN, -0.0, 0.0]), (4, 1))},
                        np.tile(V([1.0, NAN, -0.0, 0.0]), (4, 1)))],
