@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -17,6 +16,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from . import ops as _ops
+from .files import read_text_file
 
 FORMAT_NAME = "azcompile.program"
 FORMAT_VERSION = 1
@@ -383,39 +383,10 @@ def loads(text: str) -> Program:
     return from_json(doc)
 
 
-def _read_text(path: Path) -> str:
-    """The file's text, after checking with stat that it is a regular file of sane size
-    (reading a FIFO blocks, /dev/zero never ends)."""
-    try:
-        info = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        raise ProgramError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise ProgramError(f"{path}: cannot read program file ({exc.strerror or exc})") from None
-    if not stat.S_ISREG(info.st_mode):
-        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-        raise ProgramError(f"{path}: {kind}; give a PROGRAM.json file or a run directory")
-    if info.st_size > MAX_FILE_BYTES:
-        raise ProgramError(f"{path}: {info.st_size} bytes, more than the {MAX_FILE_BYTES >> 20} "
-                           "MiB a program file may have; this is not a program file")
-    try:
-        with path.open("rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)     # the file may have grown since stat
-    except OSError as exc:
-        raise ProgramError(f"{path}: cannot read program file ({exc.strerror or exc})") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ProgramError(f"{path}: more than the {MAX_FILE_BYTES >> 20} MiB a program file may "
-                           "have; this is not a program file")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ProgramError(f"{path}: not a program file: byte 0x{raw[exc.start]:02x} at offset "
-                           f"{exc.start} is not UTF-8 text") from None
-
-
 def load(path) -> Program:
     path = Path(path)
-    text = _read_text(path)
+    text = read_text_file(path, kind="program file", limit=MAX_FILE_BYTES, error=ProgramError,
+                          expected="give a PROGRAM.json file or a run directory")
     try:
         return loads(text)
     except ProgramError as exc:

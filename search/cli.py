@@ -32,17 +32,6 @@ from .tasks import TaskError
 USER_ERRORS = errors.USER_ERRORS
 
 
-class UserError(click.ClickException):
-    exit_code = errors.EXIT_USER_ERROR
-
-    def show(self, file=None):
-        click.echo(f"error: {errors.one_line(self.message)}", err=True)
-
-
-def fail(exc: Exception):
-    raise UserError(str(exc)) from None
-
-
 class AzcGroup(click.Group):
     """The ``azc`` group: every failure leaves as one ``error:`` line (see search.errors)."""
 
@@ -120,6 +109,14 @@ class _Interrupt:
         return False
 
 
+def _bundled_examples_epilog() -> str:
+    from .config import bundled_examples
+
+    names = ", ".join(sorted(bundled_examples()))
+    return (f"CONFIG is a TOML file or the name of a bundled example: {names} "
+            "(e.g. azc search demo --out runs/demo).")
+
+
 @click.group(cls=AzcGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(version=azcompile.__version__, prog_name="azc")
 def main():
@@ -127,7 +124,7 @@ def main():
     with numba, and export the winners as standalone Python."""
 
 
-@main.command("search")
+@main.command("search", epilog=_bundled_examples_epilog())
 @click.argument("config", type=click.Path(dir_okay=False), required=False)
 @click.option("--seed", type=click.IntRange(0, 2 ** 63), help="Random seed (default: the config's run.seed).")
 @click.option("--workers", type=click.IntRange(0, 1024), default=None,
@@ -186,13 +183,13 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
                 sys.exit(interrupt.exit_code)
             _print_result(result, run_dir)
         except USER_ERRORS as exc:
-            fail(exc)
+            errors.fail(exc)
         except Exception as exc:
             from .workers import WorkerError
 
             if not isinstance(exc, WorkerError):
                 raise
-            fail(f"{exc}; {search.run_dir.next_step()}")
+            errors.fail(f"{exc}; {search.run_dir.next_step()}")
         except _Interrupt.Abort:
             if search is None:
                 where = "nothing was written"
@@ -307,7 +304,7 @@ def evaluate_command(target, config, engine, which, seed):
             click.echo(f"{item.name:7s} {len(tasks):4d} tasks  mean fitness {mean:.6f}  "
                        f"min {min(per_task):.6f}  max {max(per_task):.6f}  ({item.source})")
     except USER_ERRORS as exc:
-        fail(exc)
+        errors.fail(exc)
 
 
 @main.command("lineage")
@@ -323,7 +320,7 @@ def lineage_command(run_dir, all_steps):
     try:
         click.echo(render_chain(Path(run_dir), improvements_only=not all_steps))
     except USER_ERRORS as exc:
-        fail(exc)
+        errors.fail(exc)
 
 
 @main.command("plot")
@@ -338,7 +335,7 @@ def plot_command(run_dir, output):
         plot_run(Path(run_dir), Path(output))
         click.echo(f"wrote {output}")
     except USER_ERRORS as exc:
-        fail(exc)
+        errors.fail(exc)
 
 
 @main.command("baseline")
@@ -374,7 +371,7 @@ def baseline_command(config, programs, split):
                                     tuple(per_task)))
         click.echo(format_report(rows))
     except USER_ERRORS as exc:
-        fail(exc)
+        errors.fail(exc)
 
 
 # ``azc export`` and ``azc show`` live in search.inspect_cli.

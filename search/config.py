@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import math
 import os
-import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ else:  # pragma: no cover
 
 from azcompile import ops as _ops
 from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR
+from azcompile.files import read_text_file
 from azcompile.liveness import MAX_REGISTERS
 from azcompile.program import Memory
 
@@ -462,31 +462,6 @@ def bundled_examples() -> dict[str, str]:
 MAX_CONFIG_BYTES = 16 << 20
 
 
-def _read_config_text(path: Path) -> str:
-    """The file's text, checked with stat first: reading a FIFO blocks, /dev/zero never ends."""
-    try:
-        info = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        raise ConfigError(f"{path}: no such config file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if not stat.S_ISREG(info.st_mode):
-        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-        raise ConfigError(f"{path}: {kind}; give a CONFIG.toml file or a bundled example name")
-    try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: more than {MAX_CONFIG_BYTES >> 20} MiB; this is not a config file")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not a config file: byte 0x{raw[exc.start]:02x} at offset "
-                          f"{exc.start} is not UTF-8 text") from None
-
-
 def load(path) -> Config:
     """A config from a file, or a bundled example by name (``demo``, ``digits_binary``...)."""
     path = Path(path)
@@ -496,7 +471,8 @@ def load(path) -> Config:
             return parse(examples[str(path)], f"{path}.toml")
         raise ConfigError(f"{path}: no such config file or bundled example; bundled: "
                           f"{', '.join(sorted(examples))}")
-    text = _read_config_text(path)
+    text = read_text_file(path, kind="config file", limit=MAX_CONFIG_BYTES, error=ConfigError,
+                          expected="give a CONFIG.toml file or a bundled example name")
     return parse(text, str(path), base_dir=os.path.dirname(os.path.abspath(path)))
 
 

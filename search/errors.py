@@ -13,6 +13,8 @@ import os
 import tempfile
 import traceback
 
+import click
+
 from azcompile.cache_dir import CacheError
 from azcompile.export import ExportError
 from azcompile.program import ProgramError
@@ -33,6 +35,20 @@ EXIT_INTERNAL_ERROR = 1
 def one_line(text: str) -> str:
     """Messages are printed on one line whatever a lower layer put in them."""
     return " ".join(str(text).split()) or "unknown error"
+
+
+class UserError(click.ClickException):
+    """A failure the user can fix: printed as one ``error:`` line, exit status 2."""
+
+    exit_code = EXIT_USER_ERROR
+
+    def show(self, file=None):
+        click.echo(f"error: {one_line(self.message)}", err=True)
+
+
+def fail(exc) -> None:
+    """Leave a command with ``exc`` (an exception or a message) as the one error line."""
+    raise UserError(str(exc)) from None
 
 
 def _os_message(exc: OSError) -> str:

@@ -19,19 +19,11 @@ from azcompile.export import EVAL_TYPES, ExportError, export_program
 from azcompile.program import ProgramError, load
 from azcompile.show import VIEWS, show
 
+from .errors import USER_ERRORS, fail
 from .rundir import RunDirError, read_events
 
 TASK_LISTS = ("search", "select", "final")
 _UINT32 = 2 ** 32
-
-
-class InspectError(click.ClickException):
-    """A user error: printed as one line, exit status 2."""
-
-    exit_code = 2
-
-    def show(self, file=None):
-        click.echo(f"error: {self.message}", err=True)
 
 
 # ---- what a run directory holds ------------------------------------------------------------
@@ -158,10 +150,16 @@ def _task_list(name, specs, recorded, seed, experiment, cfg) -> TaskList:
 
 
 def _same_config(cfg, run_dir: Path) -> bool:
+    """Whether ``cfg`` describes the run's own search (as resume decides it: the config's
+    comparable document, not its text, which the run directory records with base_dir)."""
+    from . import config as config_mod
+    from .checkpoint import config_document
+
     try:
-        return cfg.source_text == (run_dir / "config.toml").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        own = config_mod.load(run_dir / "config.toml")
+    except config_mod.ConfigError:
         return False
+    return config_document(cfg) == config_document(own)
 
 
 def _is_int(x) -> bool:
@@ -202,13 +200,6 @@ def _seeds_fit(drawn, specs) -> bool:
 
 # ---- azc export and azc show ---------------------------------------------------------------
 
-def _user_errors():
-    from .config import ConfigError
-    from .tasks import TaskError
-
-    return (ProgramError, ExportError, ConfigError, TaskError, RunDirError, OSError)
-
-
 _TARGET = click.argument("target", metavar="RUN_DIR|PROGRAM.json",
                          type=click.Path(exists=True, path_type=str))
 _EVAL = click.option("--eval-type", type=click.Choice(sorted(EVAL_TYPES)), default=None,
@@ -244,8 +235,8 @@ def export_command(target, output, force, jit, class_name, name_registers, eval_
         from azcompile.jit_cache import atomic_write_text
 
         atomic_write_text(output, text)
-    except _user_errors() as exc:
-        raise InspectError(str(exc)) from None
+    except USER_ERRORS as exc:
+        fail(exc)
     click.echo(f"wrote {output} ({len(text.splitlines())} lines, "
                f"{time.perf_counter() - started:.2f} s)", err=True)
 
@@ -265,5 +256,5 @@ def show_command(target, view, color, eval_type, num_classes):
         program, eval_type, num_classes = load_target(target, eval_type, num_classes)
         show(program, view, color=color, file=sys.stdout,
              eval_type=eval_type, num_classes=num_classes)
-    except _user_errors() as exc:
-        raise InspectError(str(exc)) from None
+    except USER_ERRORS as exc:
+        fail(exc)

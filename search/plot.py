@@ -47,7 +47,8 @@ def plot_run(run_dir: Path, output: Path) -> None:
         raise ConfigError(f"{run_dir} has no events.jsonl: is it a run directory?")
     xs, best, mean, starts = progress_series(run_dir)
     if not xs:
-        raise ConfigError(f"{run_dir} has no progress events yet")
+        raise ConfigError(f"{run_dir / 'events.jsonl'} has no complete progress events yet; plot the "
+                          "run again once it has reported progress")
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     formats = fig.canvas.get_supported_filetypes()
     if output.suffix and output.suffix[1:].lower() not in formats:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from search import config
-from search.config import ConfigError, parse
+from search.config import ConfigError, load, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "tests" / "data").glob("*.toml")) + sorted((ROOT / "examples").glob("*.toml"))
@@ -303,3 +303,15 @@ def test_a_path_that_is_not_a_string_is_left_to_the_loader():
     cfg = parse(DATA_CONFIG.replace('"data/d.csv"', "3"), base_dir="/x")
     with pytest.raises(ConfigError, match="search_tasks: path must be a file system path"):
         config.build_task_list(cfg.search_tasks, "search_tasks")
+
+
+@pytest.mark.parametrize("make,words", [
+    (lambda d: (os.mkfifo(d / "fifo.toml"), d / "fifo.toml")[1], "not a regular file"),  # would block
+    (lambda d: Path("/dev/zero"), "not a regular file"),                                # never ends
+    (lambda d: d, "a directory"),
+    (lambda d: (d / "latin1.toml").write_bytes(b"name = \"caf\xe9\"\n") and d / "latin1.toml",
+     "not UTF-8"),
+])
+def test_a_config_path_that_is_no_config_file_is_one_error(tmp_path, make, words):
+    with pytest.raises(ConfigError, match=words):
+        load(make(tmp_path))

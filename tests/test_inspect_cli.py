@@ -249,7 +249,9 @@ def test_evaluate_of_a_run_repeats_its_select_check(tiny_run_dir):
 
 def test_evaluate_on_another_config_says_it_uses_the_config_seeds(tiny_run_dir, tmp_path):
     other = tmp_path / "other.toml"
-    other.write_text((DATA / "tiny.toml").read_text() + "\n# a copy\n")
+    # Another search: same tasks, another population size (a comment alone would be the
+    # same search, scored on the run's own tasks).
+    other.write_text((DATA / "tiny.toml").read_text().replace("population_size = ", "population_size = 1", 1))
     result = CliRunner().invoke(main, ["evaluate", str(tiny_run_dir), str(other), "--tasks",
                                        "select"])
     assert result.exit_code == 0, result.output

@@ -216,7 +216,7 @@ def test_load_reports_the_path(tmp_path):
     with pytest.raises(ProgramError) as err:
         load(path)
     assert "bad.json" in str(err.value) and "learn[2]" in str(err.value)
-    with pytest.raises(ProgramError, match="no such file"):
+    with pytest.raises(ProgramError, match="no such program file"):
         load(tmp_path / "missing.json")
     binary = tmp_path / "binary.json"
     binary.write_bytes(b"\xff\xfe\x00garbage")

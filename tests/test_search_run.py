@@ -81,7 +81,9 @@ def reference_run(tmp_path_factory):
 
 def test_run_directory_holds_config_events_checkpoint_and_best(reference_run):
     out, proc = reference_run
-    assert (out / "config.toml").read_text() == TINY.read_text()
+    saved = (out / "config.toml").read_text()
+    assert saved.endswith(TINY.read_text())         # the config as given, byte for byte, below
+    assert f'base_dir = "{TINY.parent}"' in saved    # the folder its data paths resolve from
     kinds = [e["event"] for e in events_without_timing(out)]
     assert kinds[0] == "start" and kinds[-1] == "final"
     assert "progress" in kinds and "new_best" in kinds and "experiment_end" in kinds
