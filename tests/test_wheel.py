@@ -24,15 +24,20 @@ def _site_dirs() -> list[str]:
     return sorted({paths["purelib"], paths["platlib"]})
 
 
-def _venv_with_running_dependencies(env_dir: Path) -> Path:
-    """A venv whose dependencies are the running environment's (no download), without the
-    base interpreter's site-packages: ``system_site_packages=True`` would expose the *base*
-    interpreter's packages, not the running venv's, and pass only where numba was installed
-    into the base Python by hand."""
+def _venv_with_running_dependencies(env_dir: Path, *install: Path) -> Path:
+    """A venv holding ``install`` (wheels) whose dependencies are the running environment's
+    (no download), without the base interpreter's site-packages: ``system_site_packages=True``
+    would expose the *base* interpreter's packages, not the running venv's, and pass only where
+    numba was installed into the base Python by hand."""
     venv.EnvBuilder(system_site_packages=False, with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
-    own_site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                              capture_output=True, text=True, check=True).stdout.strip()
+    # Installed before the .pth below exists: pip would otherwise see the running
+    # environment's own azcompile (CI installs the project there) and skip the wheel.
+    for wheel in install:
+        run([sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps",
+             wheel])
+    own_site = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+                   ).stdout.strip()
     # A .pth line adds a folder after the venv's own site-packages, so the wheel's azcompile
     # (installed into the venv) wins over any copy in the running environment.
     Path(own_site, "running_env_dependencies.pth").write_text("\n".join(_site_dirs()) + "\n")
@@ -52,9 +57,7 @@ def test_wheel_installs_searches_and_exports(tmp_path):
     run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", dist, ROOT])
     wheel = next(dist.glob("azcompile-*.whl"))
     env_dir = tmp_path / "venv"
-    python = _venv_with_running_dependencies(env_dir)
-    run([sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps",
-         wheel])
+    python = _venv_with_running_dependencies(env_dir, wheel)
     work = tmp_path / "work"    # not the repository: only the installed package is importable
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
