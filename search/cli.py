@@ -21,14 +21,13 @@ import azcompile  # noqa: E402
 from azcompile.program import ProgramError
 
 from . import errors, startup
-from .checkpoint import CheckpointError
 from .config import ConfigError
 from .inspect_cli import export_command, show_command
-from .rundir import RunDirError
 from .tasks import TaskError
 
-# Kept as a name for the commands' own ``except USER_ERRORS`` clauses; the group below maps
-# everything that escapes a command through ``errors.user_message`` as well.
+# Commands let expected failures escape: AzcGroup maps them (search.errors).  search_command
+# catches them itself, inside its signal handling (and adds what to do with the run directory
+# to other failures).
 USER_ERRORS = errors.USER_ERRORS
 
 
@@ -289,22 +288,19 @@ def evaluate_command(target, config, engine, which, seed):
     from .evaluator import evaluate_on_tasks
     from .inspect_cli import evaluation_plan
 
-    try:
-        prog, cfg, plan = evaluation_plan(target, config, which, seed)
-        if prog.memory.features != cfg.features:
-            raise ConfigError(f"the program has {prog.memory.features} features but the config's "
-                              f"tasks have {cfg.features}")
-        for item in plan:
-            tasks = build_task_list(item.specs, f"{item.name}_tasks")
-            try:
-                mean, per_task = evaluate_on_tasks(prog, tasks, seed=item.seed, engine_name=engine,
-                                                   max_abs_error=cfg.evolution["max_abs_error"])
-            except ValueError as exc:   # the program does not fit these tasks
-                raise ConfigError(f"cannot score the program on the {item.name} tasks: {exc}") from None
-            click.echo(f"{item.name:7s} {len(tasks):4d} tasks  mean fitness {mean:.6f}  "
-                       f"min {min(per_task):.6f}  max {max(per_task):.6f}  ({item.source})")
-    except USER_ERRORS as exc:
-        errors.fail(exc)
+    prog, cfg, plan = evaluation_plan(target, config, which, seed)
+    if prog.memory.features != cfg.features:
+        raise ConfigError(f"the program has {prog.memory.features} features but the config's "
+                          f"tasks have {cfg.features}")
+    for item in plan:
+        tasks = build_task_list(item.specs, f"{item.name}_tasks")
+        try:
+            mean, per_task = evaluate_on_tasks(prog, tasks, seed=item.seed, engine_name=engine,
+                                               max_abs_error=cfg.evolution["max_abs_error"])
+        except ValueError as exc:   # the program does not fit these tasks
+            raise ConfigError(f"cannot score the program on the {item.name} tasks: {exc}") from None
+        click.echo(f"{item.name:7s} {len(tasks):4d} tasks  mean fitness {mean:.6f}  "
+                   f"min {min(per_task):.6f}  max {max(per_task):.6f}  ({item.source})")
 
 
 @main.command("lineage")
@@ -317,10 +313,7 @@ def lineage_command(run_dir, all_steps):
     before."""
     from .lineage_view import render_chain
 
-    try:
-        click.echo(render_chain(Path(run_dir), improvements_only=not all_steps))
-    except USER_ERRORS as exc:
-        errors.fail(exc)
+    click.echo(render_chain(Path(run_dir), improvements_only=not all_steps))
 
 
 @main.command("plot")
@@ -331,11 +324,8 @@ def plot_command(run_dir, output):
     """Draw best and mean population fitness over individuals evaluated (needs matplotlib)."""
     from .plot import plot_run
 
-    try:
-        plot_run(Path(run_dir), Path(output))
-        click.echo(f"wrote {output}")
-    except USER_ERRORS as exc:
-        errors.fail(exc)
+    plot_run(Path(run_dir), Path(output))
+    click.echo(f"wrote {output}")
 
 
 @main.command("baseline")
@@ -355,23 +345,20 @@ def baseline_command(config, programs, split):
     from .baselines import BaselineRow, baseline_report, format_report, has_test_split, score
     from .config import build_task_list
 
-    try:
-        cfg = config_mod.load(config)
-        tune = build_task_list(cfg.search_tasks, "search_tasks")
-        label = "select_tasks" if cfg.select_tasks else "search_tasks"
-        held_out = build_task_list(cfg.select_tasks or cfg.search_tasks, label)
-        if split == "test" and not all(has_test_split(t) for t in held_out):
-            raise TaskError(f"the config's {label} have no test examples, only train and "
-                            f"valid ones; score on those with --split valid")
-        rows = baseline_report(tune, held_out, split=split)
-        for path in programs:   # scored exactly as the baselines are, on the same split
-            prog = _load_program(path)
-            per_task = score(lambda task: prog, held_out, split=split)
-            rows.append(BaselineRow(Path(path).name, math.nan, float(np.mean(per_task)),
-                                    tuple(per_task)))
-        click.echo(format_report(rows))
-    except USER_ERRORS as exc:
-        errors.fail(exc)
+    cfg = config_mod.load(config)
+    tune = build_task_list(cfg.search_tasks, "search_tasks")
+    label = "select_tasks" if cfg.select_tasks else "search_tasks"
+    held_out = build_task_list(cfg.select_tasks or cfg.search_tasks, label)
+    if split == "test" and not all(has_test_split(t) for t in held_out):
+        raise TaskError(f"the config's {label} have no test examples, only train and "
+                        f"valid ones; score on those with --split valid")
+    rows = baseline_report(tune, held_out, split=split)
+    for path in programs:   # scored exactly as the baselines are, on the same split
+        prog = _load_program(path)
+        per_task = score(lambda task: prog, held_out, split=split)
+        rows.append(BaselineRow(Path(path).name, math.nan, float(np.mean(per_task)),
+                                tuple(per_task)))
+    click.echo(format_report(rows))
 
 
 # ``azc export`` and ``azc show`` live in search.inspect_cli.
