@@ -73,15 +73,6 @@ def load_target(path: str, eval_type: str | None, num_classes: int | None):
     return program, eval_type, num_classes
 
 
-def run_events(run_dir: Path) -> list:
-    """The run's event log; a log that is not JSON lines is one RunDirError."""
-    try:
-        return read_events(run_dir)
-    except (ValueError, OSError) as exc:   # JSON and Unicode errors are ValueErrors
-        raise RunDirError(f"{run_dir / 'events.jsonl'} cannot be read ({type(exc).__name__}: "
-                          f"{str(exc)[:80]})") from None
-
-
 def export_hint(run_dir: Path) -> str:
     """An ``azc export`` command for this run that works from the current directory: the
     run quoted for the shell, a module name that does not exist yet."""
@@ -170,8 +161,8 @@ def _recorded_seeds(run_dir: Path, experiment: int, cfg) -> dict:
     """The search and select task seeds the run logged for ``experiment`` (runs made before
     select seeds were logged have only the search ones)."""
     found = {}
-    for record in run_events(run_dir):
-        if not isinstance(record, dict) or record.get("experiment") != experiment:
+    for record in read_events(run_dir):       # records are dicts with an "event" name
+        if record.get("experiment") != experiment:
             continue
         if record.get("event") == "experiment_start" and "search_seeds" in record:
             found["search"] = record["search_seeds"]

@@ -5,19 +5,17 @@ import math
 from pathlib import Path
 
 from .config import ConfigError
-from .rundir import RunDirError
+from .rundir import RunDirError, read_events
 
 _PROGRESS_FIELDS = ("individuals", "best", "mean")
 
 
 def progress_series(run_dir: Path):
     """(individuals, best, mean, experiment starts) across all experiments of a run."""
-    from .inspect_cli import run_events
-
     xs, best, mean, starts = [], [], [], []
     offset = 0
-    for event in run_events(run_dir):
-        kind = event.get("event") if isinstance(event, dict) else None
+    for event in read_events(run_dir):        # records are dicts with an "event" name
+        kind = event["event"]
         if kind == "experiment_start" and xs:
             offset = xs[-1]
             starts.append(offset)
