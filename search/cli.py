@@ -105,6 +105,8 @@ class _Interrupt:
     def __exit__(self, *exc):
         for s, handler in self.previous.items():
             signal.signal(s, handler)
+        if self.requested is not None:
+            startup.exiting(self.exit_code)
         return False
 
 

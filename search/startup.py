@@ -20,7 +20,12 @@ def _exit_quietly(signum, frame):
     os._exit(EXIT_INTERRUPTED)
 
 
+_running_as_program = False
+
+
 def quiet_interrupts_while_starting() -> None:
+    global _running_as_program
+    _running_as_program = True
     signal.signal(signal.SIGINT, _exit_quietly)
 
 
@@ -28,6 +33,16 @@ def ready() -> None:
     """From here on a Ctrl-C is a KeyboardInterrupt again (commands handle it)."""
     if signal.getsignal(signal.SIGINT) is _exit_quietly:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def exiting(code: int) -> None:
+    """The program is on its way out with ``code`` (a search stopped by a signal): a signal
+    arriving now (a late second Ctrl-C) ends it with that code at once, where Python's own
+    handler would kill it by SIGINT in the middle of exiting.  Only in the program: a library
+    caller's handlers are left alone."""
+    if _running_as_program:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: os._exit(code))
 
 
 def main() -> None:
