@@ -233,13 +233,12 @@ _ROOT_ENV = "AZC_NUMBA_CACHE_ROOT"   # the parent folder, passed on to child pro
 _KEEP_SECONDS = 7 * 24 * 3600        # fingerprint folders unused this long are removed
 
 
-def _package_dirs() -> list[Path]:
-    here = Path(__file__).resolve().parent
-    dirs = [here]
-    sibling = here.parent / "search"
-    if (sibling / "evolution.py").exists() and (sibling / "island.py").exists():
-        dirs.append(sibling)
-    return dirs
+_AZCOMPILE_DIR = Path(__file__).resolve().parent
+
+
+def _source_folders(packages) -> list[Path]:
+    """Every folder of the given package folders that holds Python modules."""
+    return sorted({p.parent for d in packages for p in Path(d).rglob("*.py")})
 
 
 def _sources_fingerprint(dirs) -> str:
@@ -255,14 +254,19 @@ def _sources_fingerprint(dirs) -> str:
     return digest.hexdigest()
 
 
-def guard_numba_cache() -> None:
+def guard_numba_cache(*packages: Path) -> None:
     """Point numba's cache at ``<root>/<fingerprint>``; root is ``$NUMBA_CACHE_DIR`` if set,
     else ``<azcompile cache dir>/numba``.  Call before any numba function is defined.
+
+    azcompile guards itself at import.  A package whose numba functions inline azcompile's
+    (the search engine) calls it again with its own folder before defining them: its
+    functions then live in a folder fingerprinted by both.
 
     Never raises (this runs at import): a folder that is not the user's own is refused at
     numba's first read, one that cannot be written is warned about at its first write."""
     try:
-        fingerprint = _sources_fingerprint(_package_dirs())[:16]
+        folders = _source_folders((_AZCOMPILE_DIR, *packages))
+        fingerprint = _sources_fingerprint(folders)[:16]
     except OSError:
         return
     top, root, setting = _numba_root()
@@ -272,7 +276,7 @@ def guard_numba_cache() -> None:
     config = sys.modules.get("numba.core.config")
     if config is not None:  # numba was imported first: its config is already read
         config.CACHE_DIR = str(target)
-    trust_numba_folder(target, top, setting, _package_dirs())
+    trust_numba_folder(target, top, setting, folders)
     try:
         private_dir(target, top, setting)
         os.utime(target)

@@ -10,10 +10,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_azc(*args, cwd=None, env=None, timeout=120) -> subprocess.CompletedProcess:
-    """``python -m search.cli ARGS`` with this checkout on PYTHONPATH."""
+    """``python -m azcompile.search.cli ARGS`` with this checkout on PYTHONPATH."""
     env = dict(os.environ if env is None else env)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "search.cli", *map(str, args)], cwd=cwd or ROOT,
+    return subprocess.run([sys.executable, "-m", "azcompile.search.cli", *map(str, args)], cwd=cwd or ROOT,
                           env=env, capture_output=True, text=True, timeout=timeout)
 
 

@@ -32,7 +32,7 @@ def tiny_run_dir(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("tiny") / "run"
     env = dict(os.environ, PYTHONPATH=str(_ROOT))
-    subprocess.run([sys.executable, "-m", "search.cli", "search",
+    subprocess.run([sys.executable, "-m", "azcompile.search.cli", "search",
                     str(_ROOT / "tests" / "data" / "tiny.toml"), "--out", str(out), "--plain",
                     "--seed", "11"], env=env, check=True, capture_output=True, timeout=600)
     return out
@@ -46,7 +46,7 @@ def tiny_multiclass_run(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("tiny_multiclass") / "run"
     env = dict(os.environ, PYTHONPATH=str(_ROOT))
-    done = subprocess.run([sys.executable, "-m", "search.cli", "search",
+    done = subprocess.run([sys.executable, "-m", "azcompile.search.cli", "search",
                            str(_ROOT / "tests" / "data" / "tiny_multiclass.toml"), "--out",
                            str(out), "--plain"], env=env, check=True, capture_output=True,
                           text=True, timeout=900)

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from azcompile.ops import BY_NAME
-from search import checkpoint as ckpt
-from search import config as config_mod
-from search.checkpoint import CheckpointError
-from search.experiment import ConfigMismatch, RunOptions, Search, check_checkpoint
+from azcompile.search.run import checkpoint as ckpt
+from azcompile.search.run import config as config_mod
+from azcompile.search.run.checkpoint import CheckpointError
+from azcompile.search.run.experiment import ConfigMismatch, RunOptions, Search, check_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "data" / "tiny.toml"

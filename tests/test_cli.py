@@ -1,4 +1,4 @@
-"""The ``azc`` group: usage errors, failures and bugs each leave as one line (search.errors)."""
+"""The ``azc`` group: usage errors, failures and bugs each leave as one line (azcompile.search.cli.errors)."""
 from __future__ import annotations
 
 import errno
@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli_checks import assert_user_error, run_azc
-from search import cli
-from search.config import bundled_examples
+from azcompile.search.cli import commands as cli
+from azcompile.search.run.config import bundled_examples
 
 USAGE_MISTAKES = [
     (["search", "--bogus"], "no such option"),
@@ -77,7 +77,7 @@ def test_os_errors_name_the_problem(code, words):
 
 
 def test_a_message_with_newlines_stays_one_line():
-    from search.config import ConfigError
+    from azcompile.search.run.config import ConfigError
 
     result = _invoke(_raise(ConfigError("runs/a\nb: no such config file")))
     assert result.exit_code == 2
@@ -113,4 +113,4 @@ def test_ctrl_c_in_a_command_is_one_line_and_exit_130():
 
 def test_the_console_script_enters_through_startup():
     text = Path(__file__).resolve().parent.parent.joinpath("pyproject.toml").read_text()
-    assert 'azc = "search.startup:main"' in text
+    assert 'azc = "azcompile.search.cli.startup:main"' in text

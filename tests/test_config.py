@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search import config
-from search.config import ConfigError, load, parse
+from azcompile.search.run import config
+from azcompile.search.run.config import ConfigError, load, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "tests" / "data").glob("*.toml")) + sorted((ROOT / "examples").glob("*.toml"))
@@ -196,7 +196,7 @@ def cli_results(tmp_path_factory):
             path.write_text(text)
         out = base / f"{case}_run"
         procs[case] = (subprocess.Popen(
-            [sys.executable, "-m", "search.cli", "search", str(path), "--out", str(out)],
+            [sys.executable, "-m", "azcompile.search.cli", "search", str(path), "--out", str(out)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), out)
     results = {}
     for case, (proc, out) in procs.items():

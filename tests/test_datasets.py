@@ -13,9 +13,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR
-from search import datasets as D
-from search.datasets import DatasetError
-from search.tasks import TASK_TYPES, TaskError, TaskSpec, build_tasks
+from azcompile.search.data import datasets as D
+from azcompile.search.data.datasets import DatasetError
+from azcompile.search.data.tasks import TASK_TYPES, TaskError, TaskSpec, build_tasks
 
 BINARY = "projected_binary_classification"
 MULTI = "projected_multiclass_classification"

@@ -1,4 +1,4 @@
-"""Search fitness (search.evaluator) against per-task engine runs and the reference's evaluator,
+"""Search fitness (azcompile.search.engine.evaluator) against per-task engine runs and the reference's evaluator,
 FEC, train budget (reference_spec.md sections 4.5, 8, 9), plus this project's canonical
 fitness cache, static pre-filter and hurdles.
 
@@ -12,10 +12,10 @@ import pytest
 from azcompile import engine
 from azcompile.program import Memory, Program, instructions
 from azcompile.rng import new_state
-from search import evaluator as E
-from search import initial
-from search import mutator as mu
-from search.tasks import TaskSpec, build_tasks
+from azcompile.search.engine import evaluator as E
+from azcompile.search.run import initial
+from azcompile.search.engine import mutator as mu
+from azcompile.search.data.tasks import TaskSpec, build_tasks
 
 MEM = Memory(4, 3, 1, 4)
 DETERMINISTIC_OPS = [

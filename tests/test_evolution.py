@@ -1,7 +1,7 @@
 """Regularized evolution and random search (reference_spec.md section 7): tournament,
 the ring of slots, ids and parents, initialization, determinism.
 
-Runs through ``search.island.Island`` (the object a search drives) on the tiny config
+Runs through ``azcompile.search.engine.island.Island`` (the object a search drives) on the tiny config
 tests/data/unit_evolution.toml: F = 4, memory 4/3/1, population 8, two short linear tasks.
 """
 from __future__ import annotations
@@ -15,13 +15,13 @@ import pytest
 
 from azcompile.program import Program
 from azcompile.rng import new_state, next_int, next_u64
-from search import evaluator as E
-from search import initial
-from search.config import build_task_list, parse
-from search.evolution import tournament
-from search.experiment import eval_settings, mutator_spec
-from search.island import Island
-from search.mutator import NOT_MUTATED, RANDOMIZE_ALGORITHM, mutate
+from azcompile.search.engine import evaluator as E
+from azcompile.search.run import initial
+from azcompile.search.run.config import build_task_list, parse
+from azcompile.search.engine.evolution import tournament
+from azcompile.search.run.experiment import eval_settings, mutator_spec
+from azcompile.search.engine.island import Island
+from azcompile.search.engine.mutator import NOT_MUTATED, RANDOMIZE_ALGORITHM, mutate
 
 BASE = Path(__file__).resolve().parent / "data" / "unit_evolution.toml"
 

@@ -11,7 +11,7 @@ import random
 import numpy as np
 import pytest
 
-from search import fec
+from azcompile.search.engine import fec
 
 
 class ModelLRU:

@@ -31,9 +31,9 @@ from test_datasets import make_cifar, make_idx_dataset, write_idx
 from azcompile import program as prog_mod
 from azcompile.engine import ACCURACY
 from azcompile.program import ProgramError
-from search import datasets as D
-from search.datafiles import MAX_ARRAY_BYTES
-from search.datasets import DatasetError
+from azcompile.search.data import datasets as D
+from azcompile.search.data.datafiles import MAX_ARRAY_BYTES
+from azcompile.search.data.datasets import DatasetError
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from types import SimpleNamespace
 import pytest
 
 from cli_checks import assert_user_error, run_azc
-from search import checkpoint as ckpt
-from search import config as config_mod
-from search import experiment
+from azcompile.search.run import checkpoint as ckpt
+from azcompile.search.run import config as config_mod
+from azcompile.search.run import experiment
 from test_search_run import (azc_in_process, best_without_timing, events_without_timing,
                              interrupted_run, suggested_command)
 
@@ -222,7 +222,7 @@ def test_a_full_disk_at_the_first_event_suggests_starting_over(tmp_path, monkeyp
     def open_full(path, mode="r", *args, **kwargs):
         return Full() if mode == "a" else open(path, mode, *args, **kwargs)
 
-    monkeypatch.setattr("search.rundir.open", open_full, raising=False)
+    monkeypatch.setattr("azcompile.search.run.rundir.open", open_full, raising=False)
     out = tmp_path / "new"
     message = refused(None, "search", TINY, "--out", out, "--",
                       f"cannot write {out / 'events.jsonl'}: No space left on device; free "
@@ -314,7 +314,7 @@ def _wait(predicate, timeout):
 
 def _start(args) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "search.cli", *map(str, args)], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "azcompile.search.cli", *map(str, args)], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

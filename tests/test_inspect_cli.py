@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from azcompile.engine import run
-from search.cli import main
-from search.config import bundled_examples
-from search.inspect_cli import export_command, show_command
+from azcompile.search.cli.commands import main
+from azcompile.search.run.config import bundled_examples
+from azcompile.search.cli.inspection import export_command, show_command
 from tests.cli_checks import run_azc
 from tests.test_export import linear_regression
 

@@ -7,7 +7,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from search.cli import main
+from azcompile.search.cli.commands import main
 from tests.cli_checks import assert_user_error, run_azc
 
 STEP = re.compile(r"^step +(\d+) +id +\d+ +fitness ([0-9.]+)(?: \(([+-][0-9.e+-]+) vs step (\d+)\))?"

@@ -14,7 +14,7 @@ import pytest
 from azcompile import ops
 from azcompile.program import Memory, Program
 from azcompile.rng import GOLDEN, mix64, new_state, next_float, next_u64
-from search import mutator as mu
+from azcompile.search.engine import mutator as mu
 
 S, V, M = 5, 4, 3
 MEM = np.array([S, V, M], dtype=np.int64)

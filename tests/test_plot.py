@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from search.cli import main
+from azcompile.search.cli.commands import main
 from tests.cli_checks import assert_user_error, run_azc
 
 

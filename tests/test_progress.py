@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from search.progress import LiveProgress, PlainProgress
+from azcompile.search.cli.progress import LiveProgress, PlainProgress
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTROL = re.compile(r"\x1b\[([0-9;?]*)([A-Za-z])|\r|\n|[^\x1b\r\n]+")
@@ -84,7 +84,7 @@ def test_terminal_scrollback_after_a_search_has_no_blank_lines(tmp_path):
     env = {"PYTHONPATH": str(ROOT), **{k: os.environ[k] for k in
                                         ("NUMBA_CACHE_DIR", "AZC_CACHE_DIR") if k in os.environ}}
     command = " ".join([*(f"{k}={shlex.quote(v)}" for k, v in env.items()),
-                        shlex.quote(sys.executable), "-m", "search.cli", "search",
+                        shlex.quote(sys.executable), "-m", "azcompile.search.cli", "search",
                         shlex.quote(str(ROOT / "tests" / "data" / "tiny.toml")), "--seed", "11",
                         "--out", shlex.quote(str(tmp_path / "run")), "; echo AZC-DONE"])
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",

@@ -83,7 +83,7 @@ class Reader:
         if command not in self.printed:
             args = shlex.split(command)
             assert args[0] == "azc", command
-            proc = subprocess.run([sys.executable, "-m", "search.cli", *args[1:]], cwd=self.work,
+            proc = subprocess.run([sys.executable, "-m", "azcompile.search.cli", *args[1:]], cwd=self.work,
                                   env=self.env, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True, timeout=900)
             assert proc.returncode == 0, f"{command} failed:\n{proc.stdout[-3000:]}"

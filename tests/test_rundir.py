@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from search import checkpoint as ckpt
-from search.rundir import RunDir, RunDirError, free_dir, read_events
+from azcompile.search.run import checkpoint as ckpt
+from azcompile.search.run.rundir import RunDir, RunDirError, free_dir, read_events
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,7 +85,7 @@ def test_a_lock_nobody_holds_is_taken_over_whatever_pid_it_names(tmp_path, conte
 
 
 def test_the_lock_dies_with_its_process(tmp_path):
-    script = ("import sys, time; from search.rundir import RunDir; "
+    script = ("import sys, time; from azcompile.search.run.rundir import RunDir; "
               "RunDir(sys.argv[1], resume=False).open(); print('locked', flush=True); "
               "time.sleep(60)")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -193,7 +193,7 @@ def test_a_full_disk_before_any_checkpoint_suggests_starting_over(tmp_path, monk
                                    f"{tmp_path} --seed 5 --workers 2 --max-time 60")
     for save in (lambda: run_dir.save_json(tmp_path / "lineage.json", {}),
                  lambda: run_dir.write_config("x")):
-        monkeypatch.setattr("search.rundir.atomic_write_text", _raise(errno.ENOSPC))
+        monkeypatch.setattr("azcompile.search.run.rundir.atomic_write_text", _raise(errno.ENOSPC))
         with pytest.raises(RunDirError, match="No space left on device; free some space"):
             save()
     run_dir.close()

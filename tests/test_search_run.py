@@ -20,7 +20,7 @@ TIMING_FIELDS = {"time", "elapsed", "profile"}
 def azc(*args, check=True, **kw):
     """Run the CLI in a subprocess, as a user would."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "search.cli", *map(str, args)], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "azcompile.search.cli", *map(str, args)], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=600, **kw)
     if check and proc.returncode != 0:
         raise AssertionError(f"azc {args} failed ({proc.returncode}):\n{proc.stderr}")
@@ -33,7 +33,7 @@ def azc_in_process(*args):
 
     from click.testing import CliRunner
 
-    from search.cli import main
+    from azcompile.search.cli.commands import main
 
     result = CliRunner().invoke(main, [str(a) for a in args])
     return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout,
@@ -59,8 +59,8 @@ def best_without_timing(run_dir: Path) -> dict:
 def interrupted_run(out: Path, steps: int = 40, seed: int = 3, **options) -> Path:
     """A tiny run stopped (as by Ctrl-C) after ``steps`` batches: resumable, mid-experiment.
     (In this process: deterministic, where a signal's moment is not.)"""
-    from search import config as config_mod
-    from search.experiment import RunOptions, Search
+    from azcompile.search.run import config as config_mod
+    from azcompile.search.run.experiment import RunOptions, Search
 
     count = iter(range(steps + 1))
     search = Search(config_mod.load(TINY), RunOptions(out=out, seed=seed, config_arg=str(TINY),
@@ -172,7 +172,7 @@ def test_killed_search_resumes_to_the_same_result(reference_run, tmp_path, sig):
     ref, _ = reference_run
     out = tmp_path / "killed"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "search.cli", "search", str(TINY), "--out",
+    proc = subprocess.Popen([sys.executable, "-m", "azcompile.search.cli", "search", str(TINY), "--out",
                              str(out), "--plain", "--seed", "11", "--checkpoint-every", "0.2"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -225,7 +225,7 @@ def test_two_workers_reproduce_and_migrate(tmp_path):
     runs = [tmp_path / "a", tmp_path / "b"]
     azc("search", TINY, "--out", runs[0], "--plain", "--seed", 5, "--workers", 2)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "search.cli", "search", str(TINY), "--out",
+    proc = subprocess.Popen([sys.executable, "-m", "azcompile.search.cli", "search", str(TINY), "--out",
                              str(runs[1]), "--plain", "--seed", "5", "--workers", "2",
                              "--checkpoint-every", "0.2"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -263,7 +263,7 @@ def test_limits_are_saved_and_honoured_on_resume(tmp_path):
 
 
 def ckpt_load(run_dir: Path):
-    from search import checkpoint
+    from azcompile.search.run import checkpoint
 
     return checkpoint.load(run_dir / "checkpoint.npz")
 
@@ -280,7 +280,7 @@ def test_a_run_killed_before_its_first_checkpoint_starts_over_as_the_message_say
     ref, _ = reference_run
     out = tmp_path / "early"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "search.cli", "search", str(TINY), "--out",
+    proc = subprocess.Popen([sys.executable, "-m", "azcompile.search.cli", "search", str(TINY), "--out",
                              str(out), "--plain", "--seed", "11", "--checkpoint-every", "1000"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert _wait_for(lambda: _progress_lines(out) >= 3)

@@ -61,9 +61,11 @@ def test_wheel_installs_searches_and_exports(tmp_path):
     work = tmp_path / "work"    # not the repository: only the installed package is importable
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    found = run([python, "-c", "import azcompile, search; print(azcompile.__file__)"],
-                cwd=work, env=env).stdout
-    assert str(env_dir) in found and str(ROOT) not in found
+    found = run([python, "-c", "import importlib.util, azcompile.search; print(azcompile.__file__, "
+                 "azcompile.search.__file__, importlib.util.find_spec('search'))"],
+                cwd=work, env=env).stdout.split()
+    assert all(str(env_dir) in path and str(ROOT) not in path for path in found[:2])
+    assert found[2] == "None"   # search/ is installed as azcompile.search, not as "search"
     azc = env_dir / "bin" / "azc"
     run([azc, "search", "demo", "--out", work / "run", "--plain", "--max-individuals", "3000",
          "--seed", "1"], cwd=work, env=env)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .config import ConfigError
-from .rundir import RunDirError, read_events
+from ..run.config import ConfigError
+from ..run.rundir import RunDirError, read_events
 
 _PROGRESS_FIELDS = ("individuals", "best", "mean")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .mutator import MUTATION_LABELS
+from ..engine.mutator import MUTATION_LABELS
 
 _FIELDS = ("ids", "parents", "mutations", "fitness", "parent_fitness")
 

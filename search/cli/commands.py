@@ -10,29 +10,24 @@ import signal
 import sys
 from pathlib import Path
 
-if __name__ == "__main__":      # ``python -m search.cli``: before the heavy imports below
-    from search.startup import quiet_interrupts_while_starting
+import click
 
-    quiet_interrupts_while_starting()
-
-import click  # noqa: E402
-
-import azcompile  # noqa: E402
+import azcompile
 from azcompile.program import ProgramError
 
+from ..data.tasks import TaskError
+from ..run.config import ConfigError
 from . import errors, startup
-from .config import ConfigError
-from .inspect_cli import export_command, show_command
-from .tasks import TaskError
+from .inspection import export_command, show_command
 
-# Commands let expected failures escape: AzcGroup maps them (search.errors).  search_command
+# Commands let expected failures escape: AzcGroup maps them (cli.errors).  search_command
 # catches them itself, inside its signal handling (and adds what to do with the run directory
 # to other failures).
 USER_ERRORS = errors.USER_ERRORS
 
 
 class AzcGroup(click.Group):
-    """The ``azc`` group: every failure leaves as one ``error:`` line (see search.errors)."""
+    """The ``azc`` group: every failure leaves as one ``error:`` line (see cli.errors)."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         startup.ready()
@@ -111,7 +106,7 @@ class _Interrupt:
 
 
 def _bundled_examples_epilog() -> str:
-    from .config import bundled_examples
+    from ..run.config import bundled_examples
 
     names = ", ".join(sorted(bundled_examples()))
     return (f"CONFIG is a TOML file or the name of a bundled example: {names} "
@@ -149,8 +144,8 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
     search = None
     with _Interrupt() as interrupt:     # first: a Ctrl-C while loading must not be a traceback
         try:
-            from . import config as config_mod
-            from .experiment import RunOptions, Search, load_run_config
+            from ..run import config as config_mod
+            from ..run.experiment import RunOptions, Search, load_run_config
             from .progress import make_progress
 
             if resume:
@@ -186,7 +181,7 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
         except USER_ERRORS as exc:
             errors.fail(exc)
         except Exception as exc:
-            from .workers import WorkerError
+            from ..run.workers import WorkerError
 
             if not isinstance(exc, WorkerError):
                 raise
@@ -203,7 +198,7 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
 
 
 def _default_out(cfg) -> Path:
-    from .rundir import free_dir
+    from ..run.rundir import free_dir
 
     return free_dir(Path("runs") / cfg.name)
 
@@ -224,7 +219,7 @@ def _print_result(result: dict, run_dir: Path) -> None:
         return
     from azcompile.show import render
 
-    from .inspect_cli import export_hint, run_task
+    from .inspection import export_hint, run_task
 
     # The view `azc show --view canonical RUN` prints: liveness follows the run's task
     # (a multi-class Predict writes v2, not s1).
@@ -286,9 +281,9 @@ def evaluate_command(target, config, engine, which, seed):
     the search and select tasks the run drew for its best program (with
     randomize_task_seeds they differ from the config's seeds).  Each line says which tasks
     it used."""
-    from .config import build_task_list
-    from .evaluator import evaluate_on_tasks
-    from .inspect_cli import evaluation_plan
+    from ..run.config import build_task_list
+    from ..engine.evaluator import evaluate_on_tasks
+    from .inspection import evaluation_plan
 
     prog, cfg, plan = evaluation_plan(target, config, which, seed)
     if prog.memory.features != cfg.features:
@@ -343,9 +338,9 @@ def baseline_command(config, programs, split):
 
     import numpy as np
 
-    from . import config as config_mod
-    from .baselines import BaselineRow, baseline_report, format_report, has_test_split, score
-    from .config import build_task_list
+    from ..run import config as config_mod
+    from ..data.baselines import BaselineRow, baseline_report, format_report, has_test_split, score
+    from ..run.config import build_task_list
 
     cfg = config_mod.load(config)
     tune = build_task_list(cfg.search_tasks, "search_tasks")
@@ -366,7 +361,3 @@ def baseline_command(config, programs, split):
 # ``azc export`` and ``azc show`` live in search.inspect_cli.
 main.add_command(export_command, "export")
 main.add_command(show_command, "show")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

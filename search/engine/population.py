@@ -8,7 +8,7 @@ import numpy as np
 from azcompile.ops import NUM_OPS, OP_ARRAYS
 from azcompile.program import FIRST_OUT
 
-from . import checkpoint as ckpt
+from . import validate
 from .mutator import MUTATION_LABELS
 
 _KIND_FIELDS = ((1, OP_ARRAYS["in1_kind"], "in1"), (2, OP_ARRAYS["in2_kind"], "in2"),
@@ -41,10 +41,10 @@ class Population:
         code = arrays[f"{prefix}code"]
         check_instructions(code, memory, f"{prefix}code")
         # A component holds at most capacity - 1 instructions: TRADE inserts one more first.
-        ckpt.within(arrays[f"{prefix}size"], f"{prefix}size", 0, code.shape[2] - 1)
+        validate.within(arrays[f"{prefix}size"], f"{prefix}size", 0, code.shape[2] - 1)
         for name in ("ids", "parents"):
-            ckpt.within(arrays[f"{prefix}{name}"], f"{prefix}{name}", -1, 2 ** 62)
-        ckpt.within(arrays[f"{prefix}mutations"], f"{prefix}mutations", min(MUTATION_LABELS),
+            validate.within(arrays[f"{prefix}{name}"], f"{prefix}{name}", -1, 2 ** 62)
+        validate.within(arrays[f"{prefix}mutations"], f"{prefix}mutations", min(MUTATION_LABELS),
                     max(MUTATION_LABELS))
 
     def arrays(self) -> tuple:
@@ -78,7 +78,7 @@ def check_instructions(code: np.ndarray, memory, where: str) -> None:
     if code.size == 0:
         return
     ops = code[..., 0]
-    ckpt.within(ops, f"{where} (op ids)", 0, NUM_OPS - 1)
+    validate.within(ops, f"{where} (op ids)", 0, NUM_OPS - 1)
     counts = np.array([1, memory.scalars, memory.vectors, memory.matrices])
     first_out = np.array([0] + [FIRST_OUT[k] for k in _KINDS])
     for column, kind_of_op, name in _KIND_FIELDS:
@@ -88,6 +88,6 @@ def check_instructions(code: np.ndarray, memory, where: str) -> None:
         bad = (values < low) | (values >= counts[kind])
         if bad.any():
             at = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ckpt.CheckpointError(
+            raise validate.CheckpointError(
                 f"{where}{list(at)}: {name} = {int(values[at])} is not a register this "
                 f"op can use with memory {memory.as_dict()}")

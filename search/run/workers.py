@@ -40,7 +40,7 @@ def _serve(conn, config_text, config_path, specs, seed, batch_size):
         from .config import build_task_list
         from .experiment import Search, eval_settings, mutator_spec  # noqa: F401
         from .initial import build
-        from .island import Island
+        from ..engine.island import Island
 
         cfg = config_mod.parse(config_text, config_path)
         init_sizes, _, _ = cfg.size_bounds()

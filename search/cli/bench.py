@@ -35,7 +35,7 @@ import numpy as np
 
 def _example(name: str, workdir: Path, edit=None) -> Path:
     """A bundled example config written into the bench's work folder (optionally edited)."""
-    from .config import bundled_examples
+    from ..run.config import bundled_examples
 
     text = bundled_examples()[name]
     path = workdir / f"{name}{'_edited' if edit else ''}.toml"
@@ -71,7 +71,7 @@ def core(quick: bool) -> dict:
 def _nn_program(F):
     from azcompile.program import Memory
 
-    from .initial import neural_net
+    from ..run.initial import neural_net
 
     return neural_net(Memory(5, 9, 2, F))
 
@@ -98,7 +98,7 @@ def run_search(config: Path, out: Path, *args) -> dict:
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "search.cli", "search", str(config), "--out",
+    proc = subprocess.run([sys.executable, "-m", "azcompile.search.cli", "search", str(config), "--out",
                            str(out), "--plain", *map(str, args)], capture_output=True, text=True,
                           env=env, timeout=7200)
     wall = time.perf_counter() - start

@@ -1,6 +1,6 @@
 """One place that turns an expected failure into the CLI's single ``error:`` line.
 
-Every ``azc`` command runs inside :class:`search.cli.AzcGroup`, which passes whatever escapes
+Every ``azc`` command runs inside :class:`~azcompile.search.cli.commands.AzcGroup`, which passes whatever escapes
 a command through :func:`user_message`.  Expected failures (bad input, a disk that is full or
 read-only, a file that is not what it claims to be) become one line naming the problem and
 the fix, exit status 2.  Anything else is a bug in azcompile: one line saying so, the
@@ -19,10 +19,10 @@ from azcompile.cache_dir import CacheError
 from azcompile.export import ExportError
 from azcompile.program import ProgramError
 
-from .checkpoint import CheckpointError
-from .config import ConfigError
-from .rundir import RunDirError
-from .tasks import TaskError
+from ..data.tasks import TaskError
+from ..run.checkpoint import CheckpointError
+from ..run.config import ConfigError
+from ..run.rundir import RunDirError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, ProgramError, ExportError,
                                                 RunDirError, CheckpointError, TaskError,

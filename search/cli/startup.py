@@ -48,6 +48,6 @@ def exiting(code: int) -> None:
 def main() -> None:
     """The ``azc`` console script."""
     quiet_interrupts_while_starting()
-    from .cli import main as cli_main
+    from .commands import main as cli_main
 
     cli_main()

@@ -18,9 +18,9 @@ from azcompile.liveness import dead_code_eliminated
 from azcompile.ops import NUM_OPS
 from azcompile.program import Program, ProgramError
 
-from . import config as config_mod
-from .mutator import MUTATION_LABELS
-from .rundir import RunDirError
+from ..engine.mutator import MUTATION_LABELS
+from ..run import config as config_mod
+from ..run.rundir import RunDirError
 
 _KNOWN_MUTATIONS = set(MUTATION_LABELS.values())
 _MAX_LINEAGE_BYTES = 512 * 2 ** 20

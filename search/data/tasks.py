@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR
+from azcompile.engine import RMS_ERROR
 
 # Seed offsets of the reference (task_util.h).
 LINEAR_DATA_OFFSET = 939723201

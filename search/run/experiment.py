@@ -24,19 +24,20 @@ import numpy as np
 from azcompile.program import Program, ProgramError
 from azcompile.rng import new_state, next_u64
 
+from ..data.tasks import TaskSpec, randomized_seeds
+from ..engine import evaluator as E
+from ..engine import validate
+from ..engine.island import Island
+from ..engine.mutator import MutatorSpec
+from ..engine.population import check_instructions
+from ..engine.profile import WallClock
 from . import checkpoint as ckpt
 from . import config as config_mod
-from . import evaluator as E
 from . import initial
 from .checkpoint import CheckpointError
 from .config import Config, ConfigError, build_task_list
-from .island import Island
 from .lineage import Lineage
-from .mutator import MutatorSpec
-from .population import check_instructions
-from .profile import WallClock
 from .rundir import RunDir, RunDirError
-from .tasks import TaskSpec, randomized_seeds
 
 PHASES = ("start", "init", "evolve", "final")      # of an unfinished run ("done" when finished)
 
@@ -652,7 +653,7 @@ def load_run_config(run_dir: Path, config_arg) -> Config:
 
 # ---- what a checkpoint must hold ---------------------------------------------------------------
 
-_INT, _NUM = ckpt.is_int, ckpt.is_number
+_INT, _NUM = validate.is_int, validate.is_number
 _INFO_FIELDS = (
     ("experiment", _INT(0), "a whole number >= 0"),
     ("phase", lambda v: v in PHASES, f"one of {', '.join(PHASES)}"),
@@ -669,8 +670,8 @@ _INFO_FIELDS = (
     ("done", lambda v: v is False, "false for an unfinished run"),
     ("workers", _INT(1, 1024), "a worker count"),
     ("migrations", _INT(0), "a whole number >= 0"),
-    ("max_seconds", ckpt.optional(_NUM(0)), "a time limit or null"),
-    ("max_individuals", ckpt.optional(_INT(1)), "a count or null"),
+    ("max_seconds", validate.optional(_NUM(0)), "a time limit or null"),
+    ("max_individuals", validate.optional(_INT(1)), "a count or null"),
     ("config_name", lambda v: isinstance(v, str), "a name"),
 )
 _BEST_KEYS = {"score", "select_fitness", "search_fitness", "experiment", "program", "individuals",
@@ -678,7 +679,7 @@ _BEST_KEYS = {"score", "select_fitness", "search_fitness", "experiment", "progra
 
 
 def _recorded_config(info: dict) -> dict:
-    return ckpt.field(info, "config", lambda d: isinstance(d, dict) and
+    return validate.field(info, "config", lambda d: isinstance(d, dict) and
                       ckpt.document_hash(d) == info.get("config_sha256"),
                       "the configuration its hash names")
 
@@ -692,7 +693,7 @@ def check_checkpoint(cfg: Config, arrays: dict, info: dict) -> list[TaskSpec]:
     if ckpt.document_hash(current) != info.get("config_sha256"):
         raise ConfigMismatch(ckpt.config_changes(_recorded_config(info), current))
     for key, valid, what in _INFO_FIELDS:
-        ckpt.field(info, key, valid, what)
+        validate.field(info, key, valid, what)
     specs = _checked_specs(cfg, info["search_specs"])
     if info["best"] is not None:
         _check_best(info["best"], cfg)
@@ -707,7 +708,7 @@ def check_checkpoint(cfg: Config, arrays: dict, info: dict) -> list[TaskSpec]:
 
 
 def _check_arrays(cfg: Config, arrays: dict, islands: int, phase: str) -> None:
-    ckpt.array(arrays, "rng", np.zeros(1, dtype=np.uint64))     # a SplitMix64 state
+    validate.array(arrays, "rng", np.zeros(1, dtype=np.uint64))     # a SplitMix64 state
     settings = eval_settings(cfg)
     expected = {"rng"}
     for i in range(islands):
@@ -736,7 +737,7 @@ def _checked_specs(cfg: Config, docs: list) -> list[TaskSpec]:
             raise CheckpointError(f"'{where}' is not a task spec")
         seeds = {}
         for key in ("data_seeds", "param_seeds"):
-            seeds[key] = tuple(ckpt.field(doc, key, lambda v: isinstance(v, list) and all(
+            seeds[key] = tuple(validate.field(doc, key, lambda v: isinstance(v, list) and all(
                 _INT(0, 2 ** 32 - 1)(x) for x in v), "a list of seeds"))
         options = doc.get("options")
         if not isinstance(options, dict) or not isinstance(options.get("data_dir", ""), str):
@@ -755,13 +756,13 @@ def _check_best(best: dict, cfg: Config) -> None:
     if not _BEST_KEYS <= set(best) <= _BEST_KEYS | {"final_fitness"}:
         raise CheckpointError(f"'best' has the fields {sorted(best)}")
     for key in ("score", "search_fitness"):
-        ckpt.field(best, key, _NUM(), "a number")
+        validate.field(best, key, _NUM(), "a number")
     for key in ("select_fitness", "final_fitness"):
         if key in best:
-            ckpt.field(best, key, ckpt.optional(_NUM()), "a number or null")
-    ckpt.field(best, "experiment", _INT(0), "an experiment number")
-    ckpt.field(best, "individuals", _INT(0), "a count")
-    ckpt.field(best, "elapsed", _NUM(0), "seconds")
+            validate.field(best, key, validate.optional(_NUM()), "a number or null")
+    validate.field(best, "experiment", _INT(0), "an experiment number")
+    validate.field(best, "individuals", _INT(0), "a count")
+    validate.field(best, "elapsed", _NUM(0), "seconds")
     from azcompile.program import from_json
 
     try:
@@ -793,7 +794,7 @@ def _check_lineage(doc, cfg: Config, where: str) -> None:
         if code.shape != (3, rows, 4) or data.shape != code.shape or size.shape != (3,) \
                 or rows > cfg.capacity:
             raise CheckpointError(f"'{where}' program {key} has the wrong shape")
-        ckpt.within(size, f"{where} program {key} sizes", 0, rows)
+        validate.within(size, f"{where} program {key} sizes", 0, rows)
         check_instructions(code, cfg.memory, f"{where} program {key}")
 
 

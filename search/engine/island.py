@@ -7,9 +7,9 @@ import numpy as np
 from azcompile.engine import call_literal, task_mode
 from azcompile.rng import new_state
 
-from . import checkpoint as ckpt
 from . import evaluator as E
 from . import fec
+from . import validate
 from .evolution import STRATEGIES, BatchLog, evolve_literal, initialize_literal
 from .mutator import MIGRATED
 from .population import Population
@@ -132,7 +132,7 @@ class Island:
         ring position and the linked structure of both caches.  Returns the keys it used."""
         blank_state = Island.blank_state(cfg, settings, prefix)
         for key, blank in blank_state.items():
-            ckpt.array(arrays, key, blank)
+            validate.array(arrays, key, blank)
         Population.check_values(arrays, f"{prefix}pop_", cfg.memory)
         for cache_name in ("fec_cache", "canon_cache"):
             cache = tuple(arrays[f"{prefix}{cache_name}_{f}"] for f in _CACHE_FIELDS)
@@ -141,10 +141,10 @@ class Island:
         P = cfg.evolution["population_size"]
         cursor, initialized = (int(x) for x in arrays[f"{prefix}counters"])
         if not (0 <= cursor < P and 0 <= initialized <= P):
-            raise ckpt.CheckpointError(f"'{prefix}counters' = [{cursor}, {initialized}] do not "
+            raise validate.CheckpointError(f"'{prefix}counters' = [{cursor}, {initialized}] do not "
                                        f"fit a population of {P}")
-        ckpt.within(arrays[f"{prefix}stats"], f"{prefix}stats", 0, 2 ** 63 - 1)
-        ckpt.within(arrays[f"{prefix}next_id"], f"{prefix}next_id", 0, 2 ** 62)
+        validate.within(arrays[f"{prefix}stats"], f"{prefix}stats", 0, 2 ** 63 - 1)
+        validate.within(arrays[f"{prefix}next_id"], f"{prefix}next_id", 0, 2 ** 62)
         return set(blank_state)
 
 
@@ -171,9 +171,9 @@ def _check_hurdle(hurdle: np.ndarray, key: str) -> None:
     """The ring position indexes the window inside the kernel: it must be a whole number in
     range (a NaN would become an arbitrary index)."""
     window = hurdle.shape[0] - E.H_HEADER
-    ckpt.within(hurdle[E.H_POS:E.H_POS + 1], f"{key} (ring position)", 0, window - 1)
-    ckpt.within(hurdle[E.H_FILLED:E.H_FILLED + 1], f"{key} (filled)", 0, window)
-    ckpt.within(hurdle[E.H_SINCE:E.H_SINCE + 1], f"{key} (since update)", 0, 2 ** 53)
+    validate.within(hurdle[E.H_POS:E.H_POS + 1], f"{key} (ring position)", 0, window - 1)
+    validate.within(hurdle[E.H_FILLED:E.H_FILLED + 1], f"{key} (filled)", 0, window)
+    validate.within(hurdle[E.H_SINCE:E.H_SINCE + 1], f"{key} (since update)", 0, 2 ** 53)
 
 
 def _check_cache(cache: tuple, key: str) -> None:
@@ -185,11 +185,11 @@ def _check_cache(cache: tuple, key: str) -> None:
     cap, buckets = keys.shape[0], heads.shape[0]
     for name, arr in (("prev", prev), ("next", nxt), ("chain", chain), ("heads", heads),
                       ("state", state[[fec._HEAD, fec._TAIL, fec._FREE]])):
-        ckpt.within(arr, f"{key}_{name}", fec.EMPTY, cap - 1)
+        validate.within(arr, f"{key}_{name}", fec.EMPTY, cap - 1)
     head, tail, count, free = (int(x) for x in state)
 
     def damaged(what):
-        return ckpt.CheckpointError(f"'{key}' is inconsistent ({what})")
+        return validate.CheckpointError(f"'{key}' is inconsistent ({what})")
 
     refs = np.concatenate([heads[heads >= 0], chain[chain >= 0], [free] if free >= 0 else []])
     if refs.shape[0] != cap or np.any(np.bincount(refs.astype(np.int64), minlength=cap) != 1):

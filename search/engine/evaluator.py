@@ -31,9 +31,9 @@ from azcompile.liveness import canonicalize, feature_dependent
 from azcompile.ops import OP_ARRAYS
 from azcompile.rng import mix64, next_u64
 
+from ..data.tasks import stack
 from . import fec
 from .profile import P_CANONICAL, P_EVALUATION, cycles, new_profile
-from .tasks import stack
 
 MEAN, MEDIAN = 0, 1
 # ecfg: integer settings

@@ -19,8 +19,8 @@ from azcompile.export import EVAL_TYPES, ExportError, export_program
 from azcompile.program import ProgramError, load
 from azcompile.show import VIEWS, show
 
+from ..run.rundir import RunDirError, read_events
 from .errors import USER_ERRORS, fail
-from .rundir import RunDirError, read_events
 
 TASK_LISTS = ("search", "select", "final")
 _UINT32 = 2 ** 32
@@ -33,8 +33,7 @@ def run_task(run_dir: Path) -> dict:
     config_path = run_dir / "config.toml"
     if not config_path.exists():
         return {}
-    from . import config as _config
-
+    from ..run import config as _config
     cfg = _config.load(config_path)
     if not cfg.search_tasks:
         return {}
@@ -103,8 +102,7 @@ def evaluation_plan(target: str, config: str | None, which: str, seed: int | Non
     and the select seed is the one its select check used: ``randomize_task_seeds`` re-draws
     them, so the config's seeds would score other tasks.
     """
-    from . import config as config_mod
-
+    from ..run import config as config_mod
     path = Path(target)
     run_dir = path if path.is_dir() else None
     if config is None and run_dir is None:
@@ -143,8 +141,8 @@ def _task_list(name, specs, recorded, seed, experiment, cfg) -> TaskList:
 def _same_config(cfg, run_dir: Path) -> bool:
     """Whether ``cfg`` describes the run's own search (as resume decides it: the config's
     comparable document, not its text, which the run directory records with base_dir)."""
-    from . import config as config_mod
-    from .checkpoint import config_document
+    from ..run import config as config_mod
+    from ..run.checkpoint import config_document
 
     try:
         own = config_mod.load(run_dir / "config.toml")

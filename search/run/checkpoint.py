@@ -6,9 +6,10 @@ included, so a resumed run continues exactly as the uninterrupted one would have
 A checkpoint is read as untrusted input: the numba kernels index memory without bounds
 checks, so nothing from it may reach them before it is checked.  This module reads the file
 defensively (every member's declared size is checked against the bytes it holds before
-anything is allocated) and holds the checks that callers compose: fields of the JSON
-document, array shapes, dtypes and value ranges, and the configuration the run was made
-with (``config_document``), which resume compares with the configuration it is given.
+anything is allocated) and records the configuration the run was made with
+(``config_document``), which resume compares with the configuration it is given.  The checks
+callers compose on what it returns (fields, array shapes, dtypes, value ranges) are in
+``engine.validate``.
 """
 from __future__ import annotations
 
@@ -22,12 +23,12 @@ import numpy as np
 
 from azcompile.jit_cache import atomic_write_bytes
 
+# The checks on stored state (fields, arrays, ranges) live in engine.validate: the engine checks
+# an island's state with them too.
+from ..engine.validate import ABSENT, CheckpointError, describe
+
 FORMAT = "azcompile.checkpoint/2"
 _INFO = "__info__"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be used: unreadable, of another format, or damaged."""
 
 
 def save(path: Path, arrays: dict, info: dict) -> None:
@@ -58,7 +59,7 @@ def load(path: Path) -> tuple[dict, dict]:
         raise CheckpointError(f"{path} is damaged ({_INFO} is not a JSON object)")
     if info.get("format") != FORMAT:
         raise CheckpointError(f"{path} was written in another checkpoint format "
-                              f"({_short(info.get('format'))}, this azcompile reads {FORMAT!r})")
+                              f"({describe(info.get('format'))}, this azcompile reads {FORMAT!r})")
     return arrays, info
 
 
@@ -128,20 +129,12 @@ def config_changes(old: dict, new: dict, limit: int = 2) -> str:
     """What differs between two config documents, e.g. ``memory.vectors: 3 -> 2``."""
     a, b = _flatten(old), _flatten(new)
     keys = list(dict.fromkeys([*a, *b]))
-    changed = [k for k in keys if a.get(k, _ABSENT) != b.get(k, _ABSENT)]
-    parts = [f"{k}: {_short(a.get(k, _ABSENT))} -> {_short(b.get(k, _ABSENT))}"
+    changed = [k for k in keys if a.get(k, ABSENT) != b.get(k, ABSENT)]
+    parts = [f"{k}: {describe(a.get(k, ABSENT))} -> {describe(b.get(k, ABSENT))}"
              for k in changed[:limit]]
     if len(changed) > limit:
         parts.append(f"and {len(changed) - limit} more")
     return ", ".join(parts) or "no difference"
-
-
-class _Absent:
-    def __repr__(self):
-        return "(not set)"
-
-
-_ABSENT = _Absent()
 
 
 def _flatten(doc, prefix="") -> dict:
@@ -158,68 +151,7 @@ def _flatten(doc, prefix="") -> dict:
     return {prefix: doc}
 
 
-def _short(value, width: int = 48) -> str:
-    text = repr(value) if isinstance(value, _Absent) else json.dumps(value, default=str)
-    return text if len(text) <= width else text[: width - 3] + "..."
-
 
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or "no details"
     return f"{type(exc).__name__}: {text}"[:200]
-
-
-# ---- checks callers compose --------------------------------------------------------------------
-
-def field(info: dict, key: str, valid, what: str):
-    """``info[key]`` if ``valid(value)``; else a CheckpointError naming the field."""
-    if key not in info:
-        raise CheckpointError(f"'{key}' is missing")
-    value = info[key]
-    try:
-        ok = bool(valid(value))
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok:
-        raise CheckpointError(f"'{key}' is {_short(value)}, not {what}")
-    return value
-
-
-def is_int(low=None, high=None):
-    def check(v):
-        return (isinstance(v, int) and not isinstance(v, bool)
-                and (low is None or v >= low) and (high is None or v <= high))
-    return check
-
-
-def is_number(low=None):
-    def check(v):
-        return (isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
-                and (low is None or v >= low))
-    return check
-
-
-def optional(check):
-    return lambda v: v is None or check(v)
-
-
-def array(arrays: dict, key: str, like: np.ndarray) -> np.ndarray:
-    """``arrays[key]``, which must have the shape and dtype of ``like``."""
-    if key not in arrays:
-        raise CheckpointError(f"array '{key}' is missing")
-    arr = arrays[key]
-    if arr.shape != like.shape or arr.dtype != like.dtype:
-        raise CheckpointError(f"array '{key}' is {arr.dtype}{list(arr.shape)}, the configuration "
-                              f"needs {like.dtype}{list(like.shape)}")
-    return arr
-
-
-def within(arr: np.ndarray, key: str, low, high) -> None:
-    """Every value of ``arr`` in [low, high] (integer arrays, or floats that must be whole)."""
-    if arr.size == 0:
-        return
-    if arr.dtype.kind == "f" and not (np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr))):
-        raise CheckpointError(f"array '{key}' holds values that are not whole numbers")
-    lo, hi = arr.min(), arr.max()
-    if lo < low or hi > high:
-        raise CheckpointError(f"array '{key}' holds values in [{lo}, {hi}], outside "
-                              f"[{low}, {high}]")

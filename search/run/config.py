@@ -26,8 +26,8 @@ from azcompile.files import read_text_file
 from azcompile.liveness import MAX_REGISTERS
 from azcompile.program import Memory
 
-from .mutator import MUTATION_NAMES
-from .tasks import TaskError, TaskSpec
+from ..data.tasks import TaskError, TaskSpec
+from ..engine.mutator import MUTATION_NAMES
 
 EVAL_TYPES = {"rms_error": RMS_ERROR, "accuracy": ACCURACY, "multiclass": MULTICLASS}
 INITIAL_POPULATIONS = ("no_op", "random", "linear", "neural_net", "damaged_neural_net")
@@ -254,7 +254,7 @@ def _seed_list(key, v):
 def _task_spec(where, raw) -> TaskSpec:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: each task entry must be a table ([[...]])")
-    from .tasks import TASK_TYPES
+    from ..data.tasks import TASK_TYPES
 
     known = dict(TASK_KEYS)
     values = {}
@@ -265,7 +265,7 @@ def _task_spec(where, raw) -> TaskSpec:
             values[key] = check(f"{where}.{key}", value) if check else value
         else:
             options[key] = value
-    from .tasks import TASK_EVAL_TYPES
+    from ..data.tasks import TASK_EVAL_TYPES
 
     if "eval_type" not in values and values.get("type") in TASK_EVAL_TYPES:
         # Each task type has a natural eval type (binary tasks: accuracy, ...).
@@ -452,7 +452,7 @@ def bundled_examples() -> dict[str, str]:
     from importlib import resources
 
     try:
-        root = resources.files("search.examples")
+        root = resources.files("azcompile.search.examples")
     except ModuleNotFoundError:
         root = Path(__file__).resolve().parent.parent / "examples"
     return {p.name[:-5]: p.read_text(encoding="utf-8") for p in root.iterdir()
@@ -478,7 +478,7 @@ def load(path) -> Config:
 
 def build_task_list(specs, label: str):
     """Tasks for specs, turning data problems into config errors before any search starts."""
-    from .tasks import build_tasks
+    from ..data.tasks import build_tasks
 
     try:
         _load_dataset_types()
@@ -489,4 +489,4 @@ def build_task_list(specs, label: str):
 
 def _load_dataset_types():
     """Dataset-backed task types register themselves on import (search.datasets)."""
-    from . import datasets  # noqa: F401  (imported late: it pulls in scikit-learn)
+    from ..data import datasets  # noqa: F401  (imported late: it pulls in scikit-learn)

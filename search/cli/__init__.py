@@ -1,0 +1,1 @@
+"""The ``azc`` command line: commands, run inspection, progress, plots, benchmarks."""

@@ -1,0 +1,1 @@
+"""Tasks and the data they are built from: task recipes, dataset readers, baselines."""

@@ -1,0 +1,1 @@
+"""The evolution engine: evaluation, mutation, FEC, populations and islands."""
