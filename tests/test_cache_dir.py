@@ -22,7 +22,7 @@ from azcompile import cache_dir, jit_cache
 from azcompile.cache_dir import CacheError, check_private, private_dir
 from azcompile.engine import run
 from azcompile.liveness import canonical
-from azcompile.program import Memory, Program, instructions
+from programs import readme_linear_regression
 
 TINY = "from numba import njit\n\n\n@njit(cache=True)\ndef add_one(x):\n    return x + 1.0\n"
 
@@ -185,12 +185,7 @@ def test_unwritable_kernel_directory_compiles_in_memory(tmp_path, monkeypatch, c
         real_write(path, text)
 
     monkeypatch.setattr(jit_cache, "atomic_write_text", write)
-    prog = Program(setup=instructions([("SCALAR_CONST_SET_OP", 0, 0, 2, (0.0875, 0, 0, 0))]),
-                   predict=instructions([("VECTOR_INNER_PRODUCT_OP", 0, 1, 1)]),
-                   learn=instructions([("SCALAR_DIFF_OP", 0, 1, 3), ("SCALAR_PRODUCT_OP", 3, 2, 3),
-                                       ("SCALAR_VECTOR_PRODUCT_OP", 3, 0, 2),
-                                       ("VECTOR_SUM_OP", 1, 2, 1)]),
-                   memory=Memory(4, 3, 1, 4))
+    prog = readme_linear_regression(0.0875)
     cache = jit_cache.KernelCache(tmp_path / "cache")
     canon, h = canonical(prog)
     module = cache.get(canon, h)

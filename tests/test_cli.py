@@ -113,4 +113,4 @@ def test_ctrl_c_in_a_command_is_one_line_and_exit_130():
 
 def test_the_console_script_enters_through_startup():
     text = Path(__file__).resolve().parent.parent.joinpath("pyproject.toml").read_text()
-    assert 'azc = "azcompile.search.cli.startup:main"' in text
+    assert 'azc = "azcompile.search.cli.program:main"' in text

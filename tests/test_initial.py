@@ -120,9 +120,14 @@ def test_memory_requirements(name, mem):
     assert f"{need[0]} scalars" in message and f"{need[1]} vectors" in message
 
 
-def test_larger_memory_is_fine():
-    initial.build("linear", NN_MEM, (1, 1, 4)).validate()
-    initial.build("neural_net", Memory(8, 12, 3, 4), (3, 5, 11)).validate()
+@pytest.mark.parametrize("name, mem, sizes", [("linear", NN_MEM, (1, 1, 4)),
+                                              ("neural_net", Memory(8, 12, 3, 4), (3, 5, 11))])
+def test_larger_memory_is_fine(name, mem, sizes):
+    """More memory than the algorithm needs: the same instructions, in the larger memory."""
+    built = initial.build(name, mem, sizes)
+    exact = initial.build(name, Memory(*initial.NEEDS[name], 4), sizes)
+    assert built.memory == mem
+    assert [list(c) for c in built.components] == [list(c) for c in exact.components]
 
 
 # ---- they learn -----------------------------------------------------------------------------

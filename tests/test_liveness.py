@@ -11,19 +11,12 @@ from azcompile.liveness import (SCALAR_TASK, VECTOR_TASK, canonical, canonical_h
                                 dead_code_eliminated, feature_dependent, live_instructions,
                                 stream_ids)
 from azcompile.program import Instruction, Memory, Program, instructions
+from programs import README_LEARN, README_MEMORY, readme_linear_regression
 from random_programs import random_instruction
 
-MEM = Memory(4, 3, 1, 4)
-LEARN = [("SCALAR_DIFF_OP", 0, 1, 3), ("SCALAR_PRODUCT_OP", 3, 2, 3),
-         ("SCALAR_VECTOR_PRODUCT_OP", 3, 0, 2), ("VECTOR_SUM_OP", 1, 2, 1)]
-
-
-def linear(lr=0.001, setup=(), predict=(), learn=(), memory=MEM):
-    """The README's linear regression, with extra instructions appended per component."""
-    return Program(
-        setup=instructions([("SCALAR_CONST_SET_OP", 0, 0, 2, (lr, 0, 0, 0)), *setup]),
-        predict=instructions([("VECTOR_INNER_PRODUCT_OP", 0, 1, 1), *predict]),
-        learn=instructions([*LEARN, *learn]), memory=memory)
+MEM = README_MEMORY
+LEARN = list(README_LEARN)
+linear = readme_linear_regression
 
 
 def arrays(prog):

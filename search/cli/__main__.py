@@ -1,4 +1,4 @@
-"""``python -m azcompile.search.cli``: the ``azc`` command."""
-from .startup import main
+"""``python -m azcompile.search.cli``: the ``azc`` program."""
+from .program import main
 
 main()

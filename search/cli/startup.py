@@ -43,11 +43,3 @@ def exiting(code: int) -> None:
     if _running_as_program:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: os._exit(code))
-
-
-def main() -> None:
-    """The ``azc`` console script."""
-    quiet_interrupts_while_starting()
-    from .commands import main as cli_main
-
-    cli_main()
