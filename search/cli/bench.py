@@ -31,12 +31,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numba
 import numpy as np
+
+from azcompile.benchmark import format_table, measure
+from azcompile.export import export_program
+from azcompile.program import Memory
+from azcompile.reference_programs import neural_net
+
+from ..run.config import bundled_examples
 
 def _example(name: str, workdir: Path, edit=None) -> Path:
     """A bundled example config written into the bench's work folder (optionally edited)."""
-    from ..run.config import bundled_examples
-
     text = bundled_examples()[name]
     path = workdir / f"{name}{'_edited' if edit else ''}.toml"
     path.write_text(edit(text) if edit else text)
@@ -46,8 +52,6 @@ def _example(name: str, workdir: Path, edit=None) -> Path:
 # ---- machine -----------------------------------------------------------------------------------
 
 def machine() -> dict:
-    import numba
-
     model = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -63,24 +67,14 @@ def machine() -> dict:
 # ---- the compiler core: evaluation per tier, compile, load (azcompile.benchmark) ---------------
 
 def core(quick: bool) -> dict:
-    from azcompile.benchmark import measure
-
     return measure(sizes=(4, 8, 16), target_s=0.05 if quick else 0.6)
 
 
 def _nn_program(F):
-    from azcompile.program import Memory
-
-    from ..run.initial import neural_net
-
     return neural_net(Memory(5, 9, 2, F))
 
 
 def export_time() -> dict:
-    try:
-        from azcompile.export import export_program
-    except ImportError as exc:
-        return {"error": f"export unavailable: {exc}"}
     prog = _nn_program(4)
     start = time.perf_counter()
     export_program(prog)
@@ -338,7 +332,6 @@ def format_results(r: dict) -> str:
     lines.append(f"search kernels compiled or loaded first: demo {w.get('demo_s')} s, "
                  f"nonlinear {w.get('nonlinear_s')} s (wall, whole azc search process)")
     lines.append("")
-    from azcompile.benchmark import format_table
 
     lines.append("per-program evaluation (us), numba compile per candidate (s), disk-cache load in a "
                  "new process (ms):")

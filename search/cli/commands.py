@@ -5,20 +5,34 @@ prints one ``error:`` line and exits with status 2; Ctrl-C saves a checkpoint fi
 """
 from __future__ import annotations
 
+import math
 import os
 import signal
 import sys
 from pathlib import Path
 
 import click
+import numpy as np
 
 import azcompile
-from azcompile.program import ProgramError
+from azcompile.ops import OPS
+from azcompile.program import ProgramError, load
+from azcompile.show import render
 
+from ..data.baselines import BaselineRow, baseline_report, format_report, has_test_split, score
 from ..data.tasks import TaskError
-from ..run.config import ConfigError
+from ..engine.evaluator import evaluate_on_tasks
+from ..run import config as config_mod
+from ..run.config import ConfigError, build_task_list, bundled_examples
+from ..run.experiment import RunOptions, Search, load_run_config
+from ..run.rundir import free_dir
+from ..run.workers import WorkerError
 from . import errors, startup
-from .inspection import export_command, show_command
+from .bench import format_results, run_suite
+from .inspection import evaluation_plan, export_command, export_hint, run_task, show_command
+from .lineage_view import render_chain
+from .plot import plot_run
+from .progress import make_progress
 
 # Commands let expected failures escape: AzcGroup maps them (cli.errors).  search_command
 # catches them itself, inside its signal handling (and adds what to do with the run directory
@@ -28,7 +42,6 @@ USER_ERRORS = errors.USER_ERRORS
 
 class AzcGroup(click.Group):
     """The ``azc`` group: every failure leaves as one ``error:`` line (see cli.errors)."""
-
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         startup.ready()
         try:
@@ -67,12 +80,10 @@ class _Interrupt:
     """SIGINT (Ctrl-C) and SIGTERM: the first asks the search to stop at the next batch
     boundary and write a checkpoint; a second aborts at once (``_Interrupt.Abort``), which
     leaves the directory as the last checkpoint left it; a third exits without cleaning up."""
-
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     class Abort(BaseException):
         """Raised by the second signal; not an Exception, so nothing on the way catches it."""
-
     def __init__(self):
         self.requested = None       # the first signal's number
         self.aborting = False
@@ -106,8 +117,6 @@ class _Interrupt:
 
 
 def _bundled_examples_epilog() -> str:
-    from ..run.config import bundled_examples
-
     names = ", ".join(sorted(bundled_examples()))
     return (f"CONFIG is a TOML file or the name of a bundled example: {names} "
             "(e.g. azc search demo --out runs/demo).")
@@ -118,8 +127,6 @@ def _bundled_examples_epilog() -> str:
 def main():
     """azcompile: evolve machine-learning algorithms from scratch (AutoML-Zero), compile them
     with numba, and export the winners as standalone Python."""
-
-
 @main.command("search", epilog=_bundled_examples_epilog())
 @click.argument("config", type=click.Path(dir_okay=False), required=False)
 @click.option("--seed", type=click.IntRange(0, 2 ** 63), help="Random seed (default: the config's run.seed).")
@@ -144,10 +151,6 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
     search = None
     with _Interrupt() as interrupt:     # first: a Ctrl-C while loading must not be a traceback
         try:
-            from ..run import config as config_mod
-            from ..run.experiment import RunOptions, Search, load_run_config
-            from .progress import make_progress
-
             if resume:
                 run_dir = Path(resume)
                 cfg = load_run_config(run_dir, config)
@@ -181,8 +184,6 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
         except USER_ERRORS as exc:
             errors.fail(exc)
         except Exception as exc:
-            from ..run.workers import WorkerError
-
             if not isinstance(exc, WorkerError):
                 raise
             errors.fail(f"{exc}; {search.run_dir.next_step()}")
@@ -198,8 +199,6 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
 
 
 def _default_out(cfg) -> Path:
-    from ..run.rundir import free_dir
-
     return free_dir(Path("runs") / cfg.name)
 
 
@@ -217,10 +216,6 @@ def _print_result(result: dict, run_dir: Path) -> None:
     if program is None:
         click.echo(f"run directory: {run_dir}")
         return
-    from azcompile.show import render
-
-    from .inspection import export_hint, run_task
-
     # The view `azc show --view canonical RUN` prints: liveness follows the run's task
     # (a multi-class Predict writes v2, not s1).
     click.echo("Algorithm found (canonical form: dead code removed, registers renumbered):")
@@ -231,8 +226,6 @@ def _print_result(result: dict, run_dir: Path) -> None:
 @main.command("ops")
 def ops_command():
     """List the op table: id, name, operand kinds and notation."""
-    from azcompile.ops import OPS
-
     for op in OPS:
         kinds = f"{op.in1 or '-'}{op.in2 or '-'}->{op.out or '-'}"
         click.echo(f"{op.id:3d}  {op.name:28s} {kinds:8s} {op.show}")
@@ -245,8 +238,6 @@ def ops_command():
 def bench_command(quick, json_path):
     """Measure speed: evaluation per tier, compile and load, demo throughput, time to solve,
     the nonlinear test, worker scaling."""
-    from .bench import format_results, run_suite
-
     results = run_suite(quick, Path(json_path), echo=lambda m: click.echo(m, err=True))
     click.echo(format_results(results))
     click.echo(f"(figures written to {json_path})")
@@ -254,8 +245,6 @@ def bench_command(quick, json_path):
 
 def _load_program(path):
     """A program from PROGRAM.json or a run directory (its best_program.json)."""
-    from azcompile.program import load
-
     path = Path(path)
     if path.is_dir():
         path = path / "best_program.json"
@@ -281,10 +270,6 @@ def evaluate_command(target, config, engine, which, seed):
     the search and select tasks the run drew for its best program (with
     randomize_task_seeds they differ from the config's seeds).  Each line says which tasks
     it used."""
-    from ..run.config import build_task_list
-    from ..engine.evaluator import evaluate_on_tasks
-    from .inspection import evaluation_plan
-
     prog, cfg, plan = evaluation_plan(target, config, which, seed)
     if prog.memory.features != cfg.features:
         raise ConfigError(f"the program has {prog.memory.features} features but the config's "
@@ -308,8 +293,6 @@ def lineage_command(run_dir, all_steps):
     """The chain of improvements that led to the best program: fitness, mutation and the
     change of its live code at each step.  Fitness changes are against the step shown
     before."""
-    from .lineage_view import render_chain
-
     click.echo(render_chain(Path(run_dir), improvements_only=not all_steps))
 
 
@@ -319,8 +302,6 @@ def lineage_command(run_dir, all_steps):
               show_default=True)
 def plot_command(run_dir, output):
     """Draw best and mean population fitness over individuals evaluated (needs matplotlib)."""
-    from .plot import plot_run
-
     plot_run(Path(run_dir), Path(output))
     click.echo(f"wrote {output}")
 
@@ -334,14 +315,6 @@ def baseline_command(config, programs, split):
     """The paper's baselines (linear or logistic regression, a 2-layer MLP; softmax ones for
     multi-class tasks) with learning rates tuned on the search tasks, scored on the select
     tasks (or the search tasks if there are none)."""
-    import math
-
-    import numpy as np
-
-    from ..run import config as config_mod
-    from ..data.baselines import BaselineRow, baseline_report, format_report, has_test_split, score
-    from ..run.config import build_task_list
-
     cfg = config_mod.load(config)
     tune = build_task_list(cfg.search_tasks, "search_tasks")
     label = "select_tasks" if cfg.select_tasks else "search_tasks"

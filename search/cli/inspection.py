@@ -16,9 +16,12 @@ from pathlib import Path
 import click
 
 from azcompile.export import EVAL_TYPES, ExportError, export_program
+from azcompile.jit_cache import atomic_write_text
 from azcompile.program import ProgramError, load
 from azcompile.show import VIEWS, show
 
+from ..run import config as config_mod
+from ..run.checkpoint import config_document
 from ..run.rundir import RunDirError, read_events
 from .errors import USER_ERRORS, fail
 
@@ -33,8 +36,7 @@ def run_task(run_dir: Path) -> dict:
     config_path = run_dir / "config.toml"
     if not config_path.exists():
         return {}
-    from ..run import config as _config
-    cfg = _config.load(config_path)
+    cfg = config_mod.load(config_path)
     if not cfg.search_tasks:
         return {}
     spec = cfg.search_tasks[0]
@@ -42,7 +44,7 @@ def run_task(run_dir: Path) -> dict:
     if eval_type != "multiclass":
         return {"eval_type": eval_type}
     # The class count is the dataset's: build the first search task to read it.
-    tasks = _config.build_task_list([spec], "search")
+    tasks = config_mod.build_task_list([spec], "search")
     return {"eval_type": eval_type, "num_classes": tasks[0].num_classes}
 
 
@@ -102,7 +104,6 @@ def evaluation_plan(target: str, config: str | None, which: str, seed: int | Non
     and the select seed is the one its select check used: ``randomize_task_seeds`` re-draws
     them, so the config's seeds would score other tasks.
     """
-    from ..run import config as config_mod
     path = Path(target)
     run_dir = path if path.is_dir() else None
     if config is None and run_dir is None:
@@ -141,9 +142,6 @@ def _task_list(name, specs, recorded, seed, experiment, cfg) -> TaskList:
 def _same_config(cfg, run_dir: Path) -> bool:
     """Whether ``cfg`` describes the run's own search (as resume decides it: the config's
     comparable document, not its text, which the run directory records with base_dir)."""
-    from ..run import config as config_mod
-    from ..run.checkpoint import config_document
-
     try:
         own = config_mod.load(run_dir / "config.toml")
     except config_mod.ConfigError:
@@ -221,8 +219,6 @@ def export_command(target, output, force, jit, class_name, name_registers, eval_
         text = export_program(program, jit=jit, class_name=class_name,
                               name_registers=name_registers, eval_type=eval_type,
                               num_classes=num_classes)
-        from azcompile.jit_cache import atomic_write_text
-
         atomic_write_text(output, text)
     except USER_ERRORS as exc:
         fail(exc)

@@ -16,7 +16,7 @@ import numpy as np
 from azcompile.engine import task_mode
 from azcompile.liveness import dead_code_eliminated
 from azcompile.ops import NUM_OPS
-from azcompile.program import Program, ProgramError
+from azcompile.program import Program, ProgramError, load
 
 from ..engine.mutator import MUTATION_LABELS
 from ..run import config as config_mod
@@ -91,8 +91,6 @@ def _program(row: dict, memory, path: Path) -> Program | None:
 
 def _best_program(run_dir: Path, memory) -> Program | None:
     """best_program.json, written together with lineage.json, if it fits the run."""
-    from azcompile.program import load
-
     try:
         program = load(run_dir / "best_program.json")
     except (OSError, ProgramError):
