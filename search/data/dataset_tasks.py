@@ -156,7 +156,7 @@ def projected_binary_task(features, n_train, n_valid, data_seed, param_seed, epo
                         "a pair is drawn per data seed)")
     if pos is not None and pos == neg:
         raise TaskError(f"{kind}: positive_class and negative_class must differ, both are {pos}")
-    shared = _shared_options(kind, options, 0.1, 10)
+    shared = _shared_options(kind, options, default_test_fraction=0.1, default_max_seed=10)
     src = shared.src
     if pos is None:
         candidates = _pairs.candidate_pairs(kind, choice, held_out, src.classes)
@@ -188,7 +188,7 @@ def projected_multiclass_task(features, n_train, n_valid, data_seed, param_seed,
     _check_sizes(kind, features, n_train, n_valid)
     if eval_type != MULTICLASS:
         raise TaskError(f"{kind} needs eval_type = 'multiclass' (one-hot labels, softmax output)")
-    shared = _shared_options(kind, options, 0.0, 1000)
+    shared = _shared_options(kind, options, default_test_fraction=0.0, default_max_seed=1000)
     src = shared.src
     classes = _classes_option(kind, options.get("classes"), src)
     if features < len(classes):
