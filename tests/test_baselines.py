@@ -4,19 +4,20 @@ import pytest
 
 from azcompile.engine import ACCURACY, MULTICLASS, run
 from azcompile.search.data import baselines as B
-from azcompile.search.data import datasets as D
+from azcompile.search.data import pairs
+from azcompile.search.data.dataset_tasks import projected_binary_task, projected_multiclass_task
 from azcompile.search.data.tasks import TaskError
 
 F = 16
 
 
 def pair_task(pos, neg, data_seed=0, epochs=1, n_train=250, n_valid=35):
-    return D.projected_binary_task(F, n_train, n_valid, data_seed, 0, epochs, ACCURACY,
-                                   positive_class=pos, negative_class=neg)
+    return projected_binary_task(F, n_train, n_valid, data_seed, 0, epochs, ACCURACY,
+                                 positive_class=pos, negative_class=neg)
 
 
 def digits_multiclass(data_seed=0, epochs=3):
-    return D.projected_multiclass_task(F, 1400, 170, data_seed, 0, epochs, MULTICLASS)
+    return projected_multiclass_task(F, 1400, 170, data_seed, 0, epochs, MULTICLASS)
 
 
 @pytest.mark.parametrize("name", sorted(B.BASELINES))
@@ -70,7 +71,7 @@ def test_grid_search_picks_a_finite_lr_from_the_grid():
 
 
 def test_baseline_report_on_search_and_held_out_pairs():
-    search, held = D.pair_split()
+    search, held = pairs.pair_split()
     tune = [pair_task(*p) for p in search[::6]]
     evaluate = [pair_task(*p) for p in held[:3]]
     rows = B.baseline_report(tune, evaluate, lrs=(0.01, 0.1))

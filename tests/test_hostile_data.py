@@ -26,14 +26,14 @@ import numpy as np
 import pytest
 from cli_checks import ROOT, assert_user_error, run_azc
 from numpy.lib import format as npy_format
-from test_datasets import make_cifar, make_idx_dataset, write_idx
+from data_helpers import fresh_cache, make_cifar, make_idx_dataset, write_idx  # noqa: F401
 
 from azcompile import program as prog_mod
 from azcompile.engine import ACCURACY
 from azcompile.program import ProgramError
-from azcompile.search.data import datasets as D
-from azcompile.search.data.datafiles import MAX_ARRAY_BYTES
-from azcompile.search.data.datasets import DatasetError
+from azcompile.search.data.datafiles import MAX_ARRAY_BYTES, DatasetError
+from azcompile.search.data.dataset_tasks import projected_binary_task
+from azcompile.search.data.sources import load_source
 
 
 @dataclass(frozen=True)
@@ -394,19 +394,12 @@ def _absolute(options: dict, folder: Path) -> dict:
             for k, v in options.items()}
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    D.clear_cache()
-    yield
-    D.clear_cache()
-
-
 @pytest.mark.parametrize("case", DATA_CASES, ids=[c.name for c in DATA_CASES])
 def test_hostile_data_file_is_one_error_line(case, tmp_path):
     options = _absolute(case.build(tmp_path), tmp_path)
     with warnings.catch_warnings(record=True) as caught, pytest.raises(DatasetError) as err:
         warnings.simplefilter("always")
-        D.projected_binary_task(4, 20, 4, 0, 0, 1, ACCURACY, **options)
+        projected_binary_task(4, 20, 4, 0, 0, 1, ACCURACY, **options)
     message = str(err.value)
     assert "\n" not in message and message.strip()
     for needle in case.needles:
@@ -418,10 +411,10 @@ def test_a_fortran_order_and_big_endian_npy_read_back_exactly(tmp_path):
     x, y = good_xy()
     np.save(tmp_path / "x.npy", np.asfortranarray(x).astype(">f8"))
     np.save(tmp_path / "y.npy", y.astype(">i2"))
-    src = D.load_source(path=tmp_path / "x.npy", labels_path=tmp_path / "y.npy")
+    src = load_source(path=tmp_path / "x.npy", labels_path=tmp_path / "y.npy")
     assert np.array_equal(src.x, x) and np.array_equal(src.y, y)
     np.savez_compressed(tmp_path / "d.npz", X=x, y=y)
-    src = D.load_source(path=tmp_path / "d.npz")
+    src = load_source(path=tmp_path / "d.npz")
     assert np.array_equal(src.x, x) and np.array_equal(src.y, y)
 
 
@@ -646,5 +639,5 @@ def test_a_projection_matrix_beyond_the_limit_is_refused_before_allocating(tmp_p
     np.savez(tmp_path / "wide.npz", X=x, y=np.arange(8) % 2)
     with pytest.raises(DatasetError, match=r"5000000 input features x features_size 256 make a "
                                            r"9\.5 GiB projection matrix"):
-        D.projected_binary_task(256, 1, 1, 0, 0, 1, ACCURACY, path=str(tmp_path / "wide.npz"),
-                                valid_fraction=0.25, test_fraction=0.25)
+        projected_binary_task(256, 1, 1, 0, 0, 1, ACCURACY, path=str(tmp_path / "wide.npz"),
+                              valid_fraction=0.25, test_fraction=0.25)

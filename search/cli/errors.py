@@ -17,6 +17,7 @@ import click
 
 from azcompile.cache_dir import CacheError
 from azcompile.export import ExportError
+from azcompile.files import one_line  # messages are printed on one line, whatever is in them
 from azcompile.program import ProgramError
 
 from ..data.tasks import TaskError
@@ -30,11 +31,6 @@ USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, ProgramError, Expor
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
-
-
-def one_line(text: str) -> str:
-    """Messages are printed on one line whatever a lower layer put in them."""
-    return " ".join(str(text).split()) or "unknown error"
 
 
 class UserError(click.ClickException):

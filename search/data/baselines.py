@@ -6,8 +6,9 @@ an evolved program's fitness is (best validation accuracy over epochs, reference
 * ``linear_regression`` / ``logistic_regression``: s1 = dot(v1, v0) + s4, trained by SGD on
   the squared error / the log-loss (one program: the task's eval type makes the difference).
 * ``neural_net``: the reference's NEURAL_NET_ALGORITHM (2-layer ReLU net with biases,
-  Gaussian init in Setup), instruction for instruction, with its quirk of back-propagating
-  through the already-updated output weights.
+  Gaussian init in Setup) from ``azcompile.reference_programs``, with its quirk of
+  back-propagating through the already-updated output weights; the baseline tunes its
+  learning rate.
 * ``softmax_regression`` and ``softmax_neural_net``: the multi-class versions (class scores in
   v2, one-hot label in v1).
 
@@ -20,13 +21,14 @@ tuning tasks) and reports its accuracy on the evaluation tasks.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
+from azcompile import reference_programs
 from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR, run
-from azcompile.program import Memory, Program, instructions
+from azcompile.program import Instruction, Memory, Program, instructions
 
 from .tasks import Task, TaskError
 
@@ -69,31 +71,24 @@ def logistic_regression(features: int, lr: float = 0.01, **_) -> Program:
 
 def neural_net(features: int, lr: float = 0.01, init_scale: float = DEFAULT_INIT_SCALE,
                **_) -> Program:
-    """The reference's NEURAL_NET_ALGORITHM (reference_spec §3), hidden width F.
+    """The reference's NEURAL_NET_ALGORITHM (reference_spec §3; ``reference_programs``),
+    hidden width F, with ``lr`` and ``init_scale`` in place of its 0.01 and 0.1.
 
     m0 hidden weights, v1 hidden biases, v2 output weights, s2 output bias, s3 = lr;
     v3 pre-activation, v4 hidden activation, v5 stays 0 (ReLU = max(v3, v5))."""
-    setup = instructions([_gaussian("VECTOR_GAUSSIAN_SET_OP", 2, init_scale),
-                          _gaussian("MATRIX_GAUSSIAN_SET_OP", 0, init_scale),
-                          _const(3, lr)])
-    predict = instructions([("MATRIX_VECTOR_PRODUCT_OP", 0, 0, 3),
-                            ("VECTOR_SUM_OP", 3, 1, 3),
-                            ("VECTOR_MAX_OP", 3, 5, 4),
-                            ("VECTOR_INNER_PRODUCT_OP", 4, 2, 1),
-                            ("SCALAR_SUM_OP", 1, 2, 1)])
-    learn = instructions([("SCALAR_DIFF_OP", 0, 1, 4),
-                          ("SCALAR_PRODUCT_OP", 3, 4, 4),
-                          ("SCALAR_SUM_OP", 2, 4, 2),
-                          ("SCALAR_VECTOR_PRODUCT_OP", 4, 4, 6),
-                          ("VECTOR_SUM_OP", 2, 6, 2),
-                          ("SCALAR_VECTOR_PRODUCT_OP", 4, 2, 7),   # the updated v2 (reference)
-                          ("VECTOR_HEAVYSIDE_OP", 3, 0, 8),
-                          ("VECTOR_PRODUCT_OP", 8, 7, 7),
-                          ("VECTOR_SUM_OP", 1, 7, 1),
-                          ("VECTOR_OUTER_PRODUCT_OP", 7, 0, 1),
-                          ("MATRIX_SUM_OP", 0, 1, 0)])
-    return Program(setup, predict, learn, memory=Memory(5, 9, 2, features),
+    network = reference_programs.neural_net(Memory(5, 9, 2, features))
+    setup = tuple(_with_hyperparameters(ins, lr, init_scale) for ins in network.setup)
+    return replace(network, setup=setup,
                    meta={"baseline": "neural_net", "lr": lr, "init_scale": init_scale})
+
+
+def _with_hyperparameters(ins: Instruction, lr: float, init_scale: float) -> Instruction:
+    """A Setup instruction of the network with its learning rate or init stdev replaced."""
+    if ins.op.name == "SCALAR_CONST_SET_OP":
+        return replace(ins, data=(lr,) + ins.data[1:])
+    if ins.op.name.endswith("_GAUSSIAN_SET_OP"):      # data: (unused, mean, stdev, unused)
+        return replace(ins, data=ins.data[:2] + (init_scale,) + ins.data[3:])
+    return ins
 
 
 def softmax_regression(features: int, lr: float = 0.01, **_) -> Program:

@@ -3,8 +3,9 @@
 A data file may be truncated, corrupt or hostile.  Every size a file declares (an .npy or IDX
 header, a zip member) is checked against the bytes actually there and against the limits below
 before anything is allocated; nothing is ever unpickled except through an unpickler that builds
-plain arrays; and every failure is one ``DatasetError`` line naming the file, the problem and
-the fix.
+plain arrays (``_ArrayUnpickler``); and every failure is one ``DatasetError`` line naming the
+file, the problem and the fix.  A path is checked with ``azcompile.files``' stat check before
+it is opened; labels are checked to be class ids (``class_ids``) as they are read.
 """
 from __future__ import annotations
 
@@ -13,9 +14,7 @@ import gzip
 import io
 import lzma
 import math
-import os
 import pickle
-import stat
 import struct
 import warnings
 import zipfile
@@ -25,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 from numpy.lib import format as npy_format
+
+from azcompile.files import DIRECTORY, NotRegularFile, one_line, regular_file_size
 
 from .tasks import TaskError
 
@@ -41,11 +42,6 @@ class DatasetError(TaskError):
     """Data that cannot become a task; the message names the problem and the fix."""
 
 
-def one_line(exc: BaseException) -> str:
-    """A library's message on one line (numpy's and zipfile's may span several)."""
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
 def size_text(n: int) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if n < 1024 or unit == "PiB":
@@ -54,32 +50,25 @@ def size_text(n: int) -> str:
     raise AssertionError("unreachable")
 
 
-_FILE_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-               (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"))
-
-
 def regular_file(path: Path, what: str, option: str, empty_ok: bool = False) -> int:
     """The size of ``path``, or a DatasetError saying what it is instead of a data file
-    (``empty_ok``: the caller reports an empty file itself).
-
-    Checked with stat before opening: opening a FIFO blocks, /dev/zero never ends."""
+    (``empty_ok``: the caller reports an empty file itself)."""
     try:
-        mode = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
+        size = regular_file_size(path)
+    except FileNotFoundError:
         raise DatasetError(f"{what} {str(path)!r} not found; check the {option} option") from None
+    except NotRegularFile as exc:
+        if exc.kind == DIRECTORY:
+            raise DatasetError(f"{what} {str(path)!r} is a directory, not a file; set {option} "
+                               "to the data file itself") from None
+        raise DatasetError(f"{what} {str(path)!r} is {exc.kind}, not a regular file; set "
+                           f"{option} to a data file") from None
     except OSError as exc:
         raise DatasetError(f"{what} {str(path)!r} cannot be accessed ({one_line(exc)}); check "
                            f"the {option} option and the file's permissions") from None
-    if stat.S_ISDIR(mode.st_mode):
-        raise DatasetError(f"{what} {str(path)!r} is a directory, not a file; set {option} to "
-                           "the data file itself")
-    for test, kind in _FILE_KINDS:
-        if test(mode.st_mode):
-            raise DatasetError(f"{what} {str(path)!r} is {kind}, not a regular file; set "
-                               f"{option} to a data file")
-    if mode.st_size == 0 and not empty_ok:
+    if size == 0 and not empty_ok:
         raise empty_file(path, what, option)
-    return mode.st_size
+    return size
 
 
 def empty_file(path: Path, what: str, option: str) -> DatasetError:

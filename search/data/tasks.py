@@ -3,7 +3,8 @@
 A ``Task`` is plain arrays (train/valid features and labels, the epoch order) plus its eval
 type.  ``TaskSpec`` mirrors the reference's ``TaskSpec`` proto; ``build_tasks`` expands a
 spec into ``num_tasks`` tasks with the reference's seed rules (explicit seeds, else the
-previous seed + 1, else the reference's default seed lists).
+previous seed + 1, else the reference's default seed lists), building each task with its type's
+builder from ``registry``.
 
 Generated data is distributionally equivalent to the reference (the same seeds, offsets and
 distributions on numpy's MT19937), not bit-equivalent: the C++ draws through Abseil.
@@ -134,19 +135,10 @@ def _constant_task(value_fn, name):
     return make
 
 
-# name -> builder(features, n_train, n_valid, data_seed, param_seed, epochs, **spec extras)
-TASK_TYPES: dict[str, Callable[..., Task]] = {
-    "scalar_linear_regression": linear_task,
-    "scalar_2layer_nn_regression": nonlinear_task,
-    "unit_test_zeros": _constant_task(lambda k: 0.0, "zeros"),
-    "unit_test_ones": _constant_task(lambda k: 1.0, "ones"),
-    "unit_test_increment": _constant_task(lambda k: float(k), "increment"),
-}
-# Eval types each built-in task type allows (the reference checks this too).
-TASK_EVAL_TYPES = {
-    "scalar_linear_regression": (RMS_ERROR,),
-    "scalar_2layer_nn_regression": (RMS_ERROR,),
-}
+# The reference's unit-test tasks: every feature (and the label) is 0, 1, or the example's index.
+zeros_task = _constant_task(lambda k: 0.0, "zeros")
+ones_task = _constant_task(lambda k: 1.0, "ones")
+increment_task = _constant_task(lambda k: float(k), "increment")
 
 
 @dataclass
@@ -177,11 +169,12 @@ def task_seeds(explicit, defaults, count: int) -> list[int]:
 
 def build_tasks(specs) -> list[Task]:
     """Expand task specs into tasks, in spec order (each task gets its global index)."""
+    # Imported here: the registry imports this module's generators.
+    from .registry import task_type
+
     tasks = []
     for spec in specs:
-        builder = TASK_TYPES.get(spec.type)
-        if builder is None:
-            raise TaskError(f"unknown task type {spec.type!r}; known: {sorted(TASK_TYPES)}")
+        builder = task_type(spec.type).build
         param = task_seeds(spec.param_seeds, DEFAULT_PARAM_SEEDS, spec.num_tasks)
         data = task_seeds(spec.data_seeds, DEFAULT_DATA_SEEDS, spec.num_tasks)
         for i in range(spec.num_tasks):

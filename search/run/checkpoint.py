@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from azcompile.files import one_line
 from azcompile.jit_cache import atomic_write_bytes
 
 # The checks on stored state (fields, arrays, ranges) live in engine.validate: the engine checks
@@ -47,14 +48,16 @@ def load(path: Path) -> tuple[dict, dict]:
     except CheckpointError as exc:
         raise CheckpointError(f"{path} is damaged ({exc})") from None
     except Exception as exc:  # noqa: BLE001  (zip, zlib, numpy and OS errors of a bad file)
-        raise CheckpointError(f"{path} is unreadable ({_one_line(exc)})") from None
+        raise CheckpointError(f"{path} is unreadable ({one_line(exc, named=True)[:200]})"
+                              ) from None
     raw = arrays.pop(_INFO, None)
     if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
         raise CheckpointError(f"{path} is not an azcompile checkpoint (no {_INFO} record)")
     try:
         info = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise CheckpointError(f"{path} is damaged ({_INFO}: {_one_line(exc)})") from None
+        raise CheckpointError(f"{path} is damaged ({_INFO}: {one_line(exc, named=True)[:200]})"
+                              ) from None
     if not isinstance(info, dict):
         raise CheckpointError(f"{path} is damaged ({_INFO} is not a JSON object)")
     if info.get("format") != FORMAT:
@@ -149,9 +152,3 @@ def _flatten(doc, prefix="") -> dict:
             out.update(_flatten(value, f"{prefix}[{i}]"))
         return out
     return {prefix: doc}
-
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or "no details"
-    return f"{type(exc).__name__}: {text}"[:200]

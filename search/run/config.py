@@ -254,7 +254,7 @@ def _seed_list(key, v):
 def _task_spec(where, raw) -> TaskSpec:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: each task entry must be a table ([[...]])")
-    from ..data.tasks import TASK_TYPES
+    from ..data.registry import TASK_TYPES
 
     known = dict(TASK_KEYS)
     values = {}
@@ -265,11 +265,10 @@ def _task_spec(where, raw) -> TaskSpec:
             values[key] = check(f"{where}.{key}", value) if check else value
         else:
             options[key] = value
-    from ..data.tasks import TASK_EVAL_TYPES
-
-    if "eval_type" not in values and values.get("type") in TASK_EVAL_TYPES:
+    task_type = TASK_TYPES.get(values.get("type"))
+    if "eval_type" not in values and task_type and task_type.eval_types:
         # Each task type has a natural eval type (binary tasks: accuracy, ...).
-        natural = TASK_EVAL_TYPES[values["type"]][0]
+        natural = task_type.eval_types[0]
         values["eval_type"] = next(k for k, v in EVAL_TYPES.items() if v == natural)
     for key, (_, default) in known.items():
         if key not in values:
@@ -279,7 +278,7 @@ def _task_spec(where, raw) -> TaskSpec:
     if values["type"] not in TASK_TYPES:
         raise ConfigError(f"{where}.type: unknown task type {values['type']!r}"
                           f"{_suggest(values['type'], TASK_TYPES)}")
-    allowed_eval = TASK_EVAL_TYPES.get(values["type"])
+    allowed_eval = TASK_TYPES[values["type"]].eval_types
     if allowed_eval and EVAL_TYPES[values["eval_type"]] not in allowed_eval:
         # The reference refuses these too (e.g. linear regression must be RMS_ERROR); the
         # generators would otherwise silently ignore the requested eval type.
@@ -360,7 +359,6 @@ def parse(text: str, source_path: str = "<config>", base_dir: str | None = None)
     """A config from TOML text.  Relative data paths resolve against the text's own
     ``base_dir`` key, else ``base_dir`` (``load`` passes the file's folder), else the current
     directory."""
-    _load_dataset_types()
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -481,12 +479,6 @@ def build_task_list(specs, label: str):
     from ..data.tasks import build_tasks
 
     try:
-        _load_dataset_types()
         return build_tasks(specs)
     except TaskError as exc:
         raise ConfigError(f"{label}: {exc}") from None
-
-
-def _load_dataset_types():
-    """Dataset-backed task types register themselves on import (search.datasets)."""
-    from ..data import datasets  # noqa: F401  (imported late: it pulls in scikit-learn)
