@@ -116,7 +116,7 @@ def test_report_refuses_bad_requests():
 
 def test_regression_tasks_get_linear_regression_not_logistic():
     """The same linear program is logistic regression only on classification tasks."""
-    from azcompile.search.data.tasks import linear_task
+    from azcompile.search.data.synthetic import linear_task
 
     tasks = [linear_task(4, 100, 50, 11000 + i, 1000 + i) for i in range(2)]
     rows = B.baseline_report(tasks, tasks, lrs=(0.01, 0.1))

@@ -6,7 +6,8 @@ from data_helpers import BINARY, MULTI, binary, fresh_cache, multi  # noqa: F401
 from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR
 from azcompile.search.data.datafiles import DatasetError
 from azcompile.search.data.dataset_tasks import projected_binary_task, projected_multiclass_task
-from azcompile.search.data.tasks import TaskError, TaskSpec, build_tasks
+from azcompile.search.data.registry import build_tasks
+from azcompile.search.data.tasks import TaskError, TaskSpec
 
 
 def test_user_data_becomes_projected_tasks(tmp_path):

@@ -15,7 +15,8 @@ from azcompile.rng import new_state
 from azcompile.search.engine import evaluator as E
 from azcompile.search.run import initial
 from azcompile.search.engine import mutator as mu
-from azcompile.search.data.tasks import TaskSpec, build_tasks
+from azcompile.search.data.registry import build_tasks
+from azcompile.search.data.tasks import TaskSpec
 
 MEM = Memory(4, 3, 1, 4)
 DETERMINISTIC_OPS = [

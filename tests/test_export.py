@@ -26,7 +26,7 @@ from azcompile.export import ExportError, export_program, prune_module
 from azcompile.program import (FIRST_OUT, Instruction, Memory, Program, ProgramError,
                                instructions, loads)
 from azcompile.program import load as load_program
-from azcompile.search.data.tasks import linear_task, nonlinear_task
+from azcompile.search.data.synthetic import linear_task, nonlinear_task
 
 EVAL = {"rms_error": RMS_ERROR, "accuracy": ACCURACY, "multiclass": MULTICLASS}
 N_RANDOM = 200

@@ -9,7 +9,7 @@ from azcompile import engine
 from azcompile.program import Memory, Program, instructions
 from azcompile.search.run import initial
 from azcompile.search.run.config import ConfigError
-from azcompile.search.data.tasks import linear_task, nonlinear_task
+from azcompile.search.data.synthetic import linear_task, nonlinear_task
 
 LIN_MEM = Memory(4, 3, 1, 4)
 NN_MEM = Memory(5, 9, 2, 4)

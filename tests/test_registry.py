@@ -8,7 +8,9 @@ from data_helpers import BINARY, MULTI, fresh_cache  # noqa: F401
 from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR
 from azcompile.search.data.dataset_tasks import projected_binary_task, projected_multiclass_task
 from azcompile.search.data.registry import TASK_TYPES, task_type
-from azcompile.search.data.tasks import TaskError, TaskSpec, build_tasks, linear_task
+from azcompile.search.data.registry import build_tasks
+from azcompile.search.data.synthetic import linear_task
+from azcompile.search.data.tasks import TaskError, TaskSpec
 
 
 def test_task_types_are_registered_and_build_from_specs():

@@ -1,6 +1,7 @@
-"""Every task type a config may name, in one table: its builder and the eval types it allows.
+"""Every task type a config may name, in one table (its builder and the eval types it
+allows), and ``build_tasks``, which expands task specs with them.
 
-The synthetic types are the reference's generators (``tasks``); the dataset types project
+The synthetic types are the reference's generators (``synthetic``); the dataset types project
 real data (``dataset_tasks``).  Importing this module imports no scikit-learn: the dataset
 builders import it only when a dataset task is built.
 """
@@ -11,8 +12,8 @@ from typing import Callable
 
 from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR
 
-from . import dataset_tasks, tasks
-from .tasks import Task, TaskError
+from . import dataset_tasks, synthetic
+from .tasks import DEFAULT_DATA_SEEDS, DEFAULT_PARAM_SEEDS, Task, TaskError, task_seeds
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,11 @@ class TaskType:
 
 
 TASK_TYPES: dict[str, TaskType] = {
-    "scalar_linear_regression": TaskType(tasks.linear_task, (RMS_ERROR,)),
-    "scalar_2layer_nn_regression": TaskType(tasks.nonlinear_task, (RMS_ERROR,)),
-    "unit_test_zeros": TaskType(tasks.zeros_task),
-    "unit_test_ones": TaskType(tasks.ones_task),
-    "unit_test_increment": TaskType(tasks.increment_task),
+    "scalar_linear_regression": TaskType(synthetic.linear_task, (RMS_ERROR,)),
+    "scalar_2layer_nn_regression": TaskType(synthetic.nonlinear_task, (RMS_ERROR,)),
+    "unit_test_zeros": TaskType(synthetic.zeros_task),
+    "unit_test_ones": TaskType(synthetic.ones_task),
+    "unit_test_increment": TaskType(synthetic.increment_task),
     "projected_binary_classification": TaskType(dataset_tasks.projected_binary_task,
                                                 (ACCURACY,)),
     "projected_multiclass_classification": TaskType(dataset_tasks.projected_multiclass_task,
@@ -44,3 +45,18 @@ def task_type(name: str) -> TaskType:
     if found is None:
         raise TaskError(f"unknown task type {name!r}; known: {sorted(TASK_TYPES)}")
     return found
+
+
+def build_tasks(specs) -> list[Task]:
+    """Expand task specs into tasks, in spec order (each task gets its global index)."""
+    tasks = []
+    for spec in specs:
+        builder = task_type(spec.type).build
+        param = task_seeds(spec.param_seeds, DEFAULT_PARAM_SEEDS, spec.num_tasks)
+        data = task_seeds(spec.data_seeds, DEFAULT_DATA_SEEDS, spec.num_tasks)
+        for i in range(spec.num_tasks):
+            tasks.append(builder(features=spec.features, n_train=spec.num_train_examples,
+                                 n_valid=spec.num_valid_examples, data_seed=data[i],
+                                 param_seed=param[i], epochs=spec.num_train_epochs,
+                                 eval_type=spec.eval_type, **spec.options))
+    return tasks

@@ -1,13 +1,9 @@
-"""Tasks: the data a program is evaluated on, and the reference's task generators.
+"""Tasks: the data a program is evaluated on.
 
 A ``Task`` is plain arrays (train/valid features and labels, the epoch order) plus its eval
-type.  ``TaskSpec`` mirrors the reference's ``TaskSpec`` proto; ``build_tasks`` expands a
-spec into ``num_tasks`` tasks with the reference's seed rules (explicit seeds, else the
-previous seed + 1, else the reference's default seed lists), building each task with its type's
-builder from ``registry``.
-
-Generated data is distributionally equivalent to the reference (the same seeds, offsets and
-distributions on numpy's MT19937), not bit-equivalent: the C++ draws through Abseil.
+type.  ``TaskSpec`` mirrors the reference's ``TaskSpec`` proto, with the reference's seed
+rules (``task_seeds``); ``registry.build_tasks`` expands specs into tasks with their types'
+builders (``synthetic``, ``dataset_tasks``).
 """
 from __future__ import annotations
 
@@ -18,11 +14,7 @@ import numpy as np
 
 from azcompile.engine import RMS_ERROR
 
-# Seed offsets of the reference (task_util.h).
-LINEAR_DATA_OFFSET = 939723201
-LINEAR_PARAM_OFFSET = 997958712
-NONLINEAR_DATA_OFFSET = 865546086
-NONLINEAR_PARAM_OFFSET = 174299604
+# Seed offset of the reference's epoch shuffle (task_util.h).
 EPOCH_ORDER_OFFSET = 3274582109
 DEFAULT_PARAM_SEEDS = (1001, 1012, 1010, 1000, 1006, 1008, 1007, 1003)
 DEFAULT_DATA_SEEDS = (11001, 11012, 11010, 11000, 11006, 11008, 11007, 11003)
@@ -88,59 +80,6 @@ def epoch_order(n: int, epochs: int, data_seed: int) -> np.ndarray:
     return np.concatenate(parts) if parts else current
 
 
-def _rng(seed: int, offset: int) -> np.random.Generator:
-    return np.random.Generator(np.random.MT19937((seed + offset) % UINT32))
-
-
-def _gaussian_features(rng, n_train, n_valid, features):
-    """All training vectors first, then all validation vectors, each entry N(0, 1)."""
-    x = rng.standard_normal((n_train + n_valid, features))
-    return x[:n_train], x[n_train:]
-
-
-def linear_task(features, n_train, n_valid, data_seed, param_seed, epochs=1, **_):
-    """scalar_linear_regression_task: label = w . x with w ~ N(0, 1), no noise, no bias."""
-    xtr, xva = _gaussian_features(_rng(data_seed, LINEAR_DATA_OFFSET), n_train, n_valid, features)
-    w = _rng(param_seed, LINEAR_PARAM_OFFSET).standard_normal(features)
-    return Task(f"linear(d{data_seed},p{param_seed})", xtr, xtr @ w, xva, xva @ w, RMS_ERROR,
-                epochs=epochs, data_seed=data_seed, param_seed=param_seed, info={"weights": w})
-
-
-def nonlinear_task(features, n_train, n_valid, data_seed, param_seed, epochs=1, **_):
-    """scalar_2layer_nn_regression_task: label = u . relu(W x), rows 0 and 2 of W and entries
-    0 and 2 of u zeroed, as in the reference's teacher."""
-    if features < 3:
-        raise TaskError("the nonlinear task needs features_size >= 3 (it zeroes unit 2)")
-    xtr, xva = _gaussian_features(_rng(data_seed, NONLINEAR_DATA_OFFSET), n_train, n_valid, features)
-    prng = _rng(param_seed, NONLINEAR_PARAM_OFFSET)
-    W = prng.standard_normal((features, features))
-    W[0, :] = 0.0
-    W[2, :] = 0.0
-    u = prng.standard_normal(features)
-    u[0] = u[2] = 0.0
-
-    def label(x):
-        return np.maximum(x @ W.T, 0.0) @ u
-
-    return Task(f"nonlinear(d{data_seed},p{param_seed})", xtr, label(xtr), xva, label(xva),
-                RMS_ERROR, epochs=epochs, data_seed=data_seed, param_seed=param_seed)
-
-
-def _constant_task(value_fn, name):
-    def make(features, n_train, n_valid, data_seed, param_seed, epochs=1, eval_type=RMS_ERROR, **_):
-        xtr = np.array([[value_fn(k)] * features for k in range(n_train)], dtype=np.float64)
-        xva = np.array([[value_fn(k)] * features for k in range(n_valid)], dtype=np.float64)
-        return Task(name, xtr, xtr[:, 0].copy(), xva, xva[:, 0].copy(), eval_type, epochs=epochs,
-                    data_seed=data_seed, param_seed=param_seed)
-    return make
-
-
-# The reference's unit-test tasks: every feature (and the label) is 0, 1, or the example's index.
-zeros_task = _constant_task(lambda k: 0.0, "zeros")
-ones_task = _constant_task(lambda k: 1.0, "ones")
-increment_task = _constant_task(lambda k: float(k), "increment")
-
-
 @dataclass
 class TaskSpec:
     """One entry of a task collection (the reference's TaskSpec)."""
@@ -165,24 +104,6 @@ def task_seeds(explicit, defaults, count: int) -> list[int]:
     for i in range(count):
         seeds.append(base[i] if i < len(base) else (seeds[-1] + 1) % UINT32)
     return seeds
-
-
-def build_tasks(specs) -> list[Task]:
-    """Expand task specs into tasks, in spec order (each task gets its global index)."""
-    # Imported here: the registry imports this module's generators.
-    from .registry import task_type
-
-    tasks = []
-    for spec in specs:
-        builder = task_type(spec.type).build
-        param = task_seeds(spec.param_seeds, DEFAULT_PARAM_SEEDS, spec.num_tasks)
-        data = task_seeds(spec.data_seeds, DEFAULT_DATA_SEEDS, spec.num_tasks)
-        for i in range(spec.num_tasks):
-            tasks.append(builder(features=spec.features, n_train=spec.num_train_examples,
-                                 n_valid=spec.num_valid_examples, data_seed=data[i],
-                                 param_seed=param[i], epochs=spec.num_train_epochs,
-                                 eval_type=spec.eval_type, **spec.options))
-    return tasks
 
 
 def randomized_seeds(rng_draw: Callable[[], int], specs) -> list[TaskSpec]:

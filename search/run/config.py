@@ -13,6 +13,7 @@ import math
 import os
 import sys
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -26,6 +27,7 @@ from azcompile.files import read_text_file
 from azcompile.liveness import MAX_REGISTERS
 from azcompile.program import Memory
 
+from ..data.registry import TASK_TYPES, build_tasks
 from ..data.tasks import TaskError, TaskSpec
 from ..engine.mutator import MUTATION_NAMES
 
@@ -254,8 +256,6 @@ def _seed_list(key, v):
 def _task_spec(where, raw) -> TaskSpec:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: each task entry must be a table ([[...]])")
-    from ..data.registry import TASK_TYPES
-
     known = dict(TASK_KEYS)
     values = {}
     options = {}
@@ -447,12 +447,7 @@ def override_data_dir(cfg: Config, data_dir: str) -> None:
 
 def bundled_examples() -> dict[str, str]:
     """Example configs shipped with the package: name -> TOML text."""
-    from importlib import resources
-
-    try:
-        root = resources.files("azcompile.search.examples")
-    except ModuleNotFoundError:
-        root = Path(__file__).resolve().parent.parent / "examples"
+    root = resources.files("azcompile.search.examples")
     return {p.name[:-5]: p.read_text(encoding="utf-8") for p in root.iterdir()
             if p.name.endswith(".toml")}
 
@@ -476,8 +471,6 @@ def load(path) -> Config:
 
 def build_task_list(specs, label: str):
     """Tasks for specs, turning data problems into config errors before any search starts."""
-    from ..data.tasks import build_tasks
-
     try:
         return build_tasks(specs)
     except TaskError as exc:
