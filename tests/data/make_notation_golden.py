@@ -78,6 +78,7 @@ def main():
         "candidate_source": {str(f): codegen.candidate_source(every_op_program(f), 0x1234ABCD)
                              for f in FEATURES},
         "interpreter_source": codegen.interpreter_source(),
+        "cost": dict(ops.COMPUTE_COST),
     }
     path = ROOT / "tests" / "data" / "notation_golden.json"
     path.write_text(json.dumps(golden, indent=1, allow_nan=False) + "\n", encoding="utf-8")
