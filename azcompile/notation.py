@@ -76,7 +76,6 @@ EXPORT_LOOP = Target(
     renames={"F": "N_FEATURES", "TV": "_tv", "TM": "_tm", "t": "_t", "q": "_q"},
     non_finite=True)
 LISTING = Target("listing", "show", "{store}{addr}", "{store}{addr}[{sub}]", digits=6)
-TARGETS = (INTERPRETER, CANDIDATE, EXPORT_NUMPY, EXPORT_LOOP, LISTING)
 
 
 # ---- the rules ----------------------------------------------------------------------------
@@ -162,6 +161,8 @@ def _index(arg: str, b: _Binding, target: Target) -> str:
         return f"_index({_data(arg, b, target)}, F)"
     if not re.fullmatch(r"D[0-3]", arg):
         raise ValueError(f"INDEX takes a data field, got INDEX({arg})")
+    if b.features is None:
+        raise ValueError(f"the {target.name} target needs features= to index ({b.op.name})")
     with np.errstate(over="ignore", invalid="ignore"):  # huge or NaN fractions clamp
         return str(feature_index(b.data[int(arg[1])], b.features))
 

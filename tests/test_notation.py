@@ -142,6 +142,9 @@ def test_targets_refuse_what_they_cannot_render():
     uniform = Instruction(ops.lookup("VECTOR_UNIFORM_SET_OP"), 0, 0, 1, (0, -1.0, 1.0, 0))
     with pytest.raises(ValueError, match="no random draws"):
         notation.render(uniform, notation.EXPORT_LOOP, features=4)
+    const = Instruction(ops.lookup("VECTOR_CONST_SET_OP"), 0, 0, 1, (0, 0.5, 1.0, 0))
+    with pytest.raises(ValueError, match="features="):
+        notation.render(const, notation.CANDIDATE)
     bad = Instruction(ops.lookup("SCALAR_CONST_SET_OP"), 0, 0, 2, (math.inf, 0, 0, 0))
     with pytest.raises(ValueError, match="non-finite"):
         notation.render(bad, notation.CANDIDATE, features=4)
