@@ -40,6 +40,11 @@ def _attempt(render):
         return {"error": type(exc).__name__}
 
 
+def _out_name(ins) -> str:
+    """The export's name of an instruction's output register, e.g. ``v2``."""
+    return {"S": "s", "V": "v", "M": "m"}.get(ins.op.out, "") + str(ins.out)
+
+
 def _renderings(ins, features, stream):
     """Each golden key -> how notation renders it now."""
     op = ins.op
@@ -57,8 +62,9 @@ def _renderings(ins, features, stream):
         out["export_fill_loop"] = lambda: notation.render(ins, notation.EXPORT_LOOP,
                                                           features=features)
         out["export_loop_new"] = lambda: notation.render_loop_block(ins, features, set())
+        # the output already exists: no np.zeros line
         out["export_loop_allocated"] = lambda: notation.render_loop_block(
-            ins, features, {f"{ {'S': 's', 'V': 'v', 'M': 'm'}.get(op.out, '')}{ins.out}"})
+            ins, features, {_out_name(ins)})
     return {key: _attempt(render) for key, render in out.items()}
 
 
