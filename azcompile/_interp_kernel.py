@@ -11,19 +11,13 @@ cached on disk by numba.
 import numpy as np
 from numba import njit
 
+from azcompile.notation import feature_index
 from azcompile.rng import gaussian_at, stream_base, uniform_at
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _index(f, F):
-    """A coordinate stored as a fraction: floor(F * f) in float32, as the reference does."""
-    x = np.float32(F) * np.float32(f)
-    # Fractions are in [0, 1]; clamping keeps any other value (or NaN) inside the array.
-    if not x >= 0.0:
-        return 0
-    if x >= F:
-        return F - 1
-    return int(x)
+# The coordinate rule, jitted from the one Python function the candidate and export
+# renderers call at code-generation time: the three tiers index the same cells.
+_index = njit(cache=True, error_model="numpy", inline="always")(feature_index)
 
 
 # Inlined into the driver: a numba call with this many array arguments costs ~50 ns,

@@ -8,33 +8,46 @@ Two renderings of the same op semantics:
   with its addresses and constants as literals, under a comment showing the instruction.
 
 Both embed the evaluation loop from ``templates/driver.py.tmpl``.  Templates hold the shape of
-the code; this module holds the decisions.  Only numbers and op-table text ever reach the
+the code; ``azcompile.notation`` renders each op row (targets ``INTERPRETER`` and
+``CANDIDATE``); this module assembles the modules.  Only numbers and op-table text ever reach the
 generated source (never strings from a program file).
 
 ``python -m azcompile.codegen`` rewrites the interpreter kernel after the op table changes.
 """
 from __future__ import annotations
 
-import re
 import string
 import sys
 from importlib import resources
 from pathlib import Path
 
+from . import notation
 from . import ops as _ops
 
 INTERP_KERNEL_PATH = Path(__file__).with_name("_interp_kernel.py")
-_OPERAND = re.compile(r"\b([ABO])\b(\[([^\]]*)\])?")
-_STORE = {"S": "s", "V": "v", "M": "m"}
+
+
+def template_dir():
+    """The templates of the tree this package was loaded from: ``azcompile/templates`` in an
+    installed wheel, ``templates/`` next to the package in a source checkout.
+
+    Looked up beside this file before asking the import system: an editable install of one
+    checkout maps ``azcompile.templates`` to *its* folder, which another checkout (a git
+    worktree, say) must not read.  ``None`` if neither exists (a zipped install).
+    """
+    here = Path(__file__).resolve().parent
+    for folder in (here / "templates", here.parent / "templates"):
+        if (folder / "driver.py.tmpl").is_file():
+            return folder
+    return None
 
 
 def template(name: str) -> string.Template:
     """A template from the ``templates/`` folder (installed as ``azcompile.templates``)."""
-    try:
-        text = resources.files("azcompile.templates").joinpath(name).read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        # Running from a source checkout that was not installed.
-        text = (Path(__file__).resolve().parent.parent / "templates" / name).read_text(encoding="utf-8")
+    folder = template_dir()
+    if folder is not None:
+        return string.Template((folder / name).read_text(encoding="utf-8"))
+    text = resources.files("azcompile.templates").joinpath(name).read_text(encoding="utf-8")
     return string.Template(text)
 
 
@@ -43,62 +56,10 @@ def indent(text: str, spaces: int) -> str:
     return "\n".join(pad + line if line.strip() else "" for line in text.splitlines())
 
 
-def render_semantics(op: _ops.Op, addr: dict, data: dict, index, random_base: str | None) -> str:
-    """Rewrite an op's loop template for one target.
-
-    ``addr`` maps A/B/O to an address expression (``"a"`` or ``"3"``), ``data`` maps D0..D3 to
-    expressions, ``index(expr)`` renders INDEX(f), ``random_base`` names the stream key.
-    """
-    kinds = {"A": op.in1, "B": op.in2, "O": op.out}
-
-    def operand(match):
-        name, _, subscript = match.groups()
-        store = _STORE[kinds[name]]
-        if subscript is None:
-            return f"{store}[{addr[name]}]"
-        return f"{store}[{addr[name]}, {subscript}]"
-
-    def fill_data(t):
-        return re.sub(r"\bD([0-3])\b", lambda mt: data["D" + mt.group(1)], t)
-
-    text = op.loop
-    # Random-op and INDEX arguments are split on commas, so they are rewritten while they are
-    # still the table's plain names (D1, D2, i * F + j); the data expressions that replace
-    # D0..D3 (``data[p, 1]``) contain commas themselves.
-    if random_base is not None:
-        text = re.sub(r"UNIFORM\(([^,]*), ([^,]*), ([^)]*)\)",
-                      rf"uniform_at({random_base}, \3, \1, \2)", text)
-        text = re.sub(r"GAUSSIAN\(([^,]*), ([^,]*), ([^)]*)\)",
-                      rf"gaussian_at({random_base}, \3, \1, \2)", text)
-    text = re.sub(r"INDEX\(([^)]*)\)", lambda mt: index(fill_data(mt.group(1))), text)
-    text = fill_data(text)
-    text = _OPERAND.sub(operand, text)
-    text = text.replace("TV[", "tv[").replace("TM[", "tm[")
-    return text
-
-
 # ---- interpreter ----------------------------------------------------------------------------
 
 def _interp_branch(op: _ops.Op) -> str:
-    body = render_semantics(
-        op, {"A": "a", "B": "b", "O": "o"},
-        {f"D{k}": f"data[p, {k}]" for k in range(4)},
-        lambda f: f"_index({f}, F)",
-        "rb" if op.is_random else None)
-    if op.is_random:
-        body = "rb = stream_base(seed, stream[p], call)\n" + body
-    return body
-
-
-def _dispatch_tree(ops_: list) -> str:
-    """A balanced binary search on the op id: about six compares per instruction."""
-    if len(ops_) == 1:
-        op = ops_[0]
-        return f"# {op.name}\n" + _interp_branch(op)
-    mid = len(ops_) // 2
-    pivot = ops_[mid].id
-    return (f"if op < {pivot}:\n" + indent(_dispatch_tree(ops_[:mid]), 4)
-            + "\nelse:\n" + indent(_dispatch_tree(ops_[mid:]), 4))
+    return notation.render(op, notation.INTERPRETER)
 
 
 def _dispatch() -> str:
@@ -119,7 +80,7 @@ def interpreter_source() -> str:
     driver = _driver("code, data, stream, size, ",
                      "run_component(code[comp], data[comp], stream[comp], size[comp], "
                      "s, v, m, tv, tm, seed, call, F)")
-    return _tidy(template("interpreter.py.tmpl").substitute(DISPATCH=_dispatch(), DRIVER=driver))
+    return notation.tidy(template("interpreter.py.tmpl").substitute(DISPATCH=_dispatch(), DRIVER=driver))
 
 
 def write_interpreter(path: Path = INTERP_KERNEL_PATH) -> bool:
@@ -133,33 +94,8 @@ def write_interpreter(path: Path = INTERP_KERNEL_PATH) -> bool:
 
 # ---- compiled candidates --------------------------------------------------------------------
 
-def _literal(x: float) -> str:
-    text = repr(float(x))
-    if text in ("inf", "-inf", "nan"):  # never produced by validated programs
-        raise ValueError(f"non-finite constant {text} in a program")
-    return text
-
-
 def _instruction_block(ins, stream_id: int, features: int) -> str:
-    op = ins.op
-
-    def index(expr):
-        value = float(expr)
-        import numpy as np
-
-        x = np.float32(features) * np.float32(value)
-        # Clamped exactly like the interpreter's _index.
-        if not x >= 0.0:
-            return "0"
-        if x >= features:
-            return str(features - 1)
-        return str(int(x))
-
-    data = {f"D{k}": _literal(ins.data[k]) for k in range(4)}
-    body = render_semantics(op, {"A": str(ins.in1), "B": str(ins.in2), "O": str(ins.out)},
-                            data, index, "rb" if op.is_random else None)
-    if op.is_random:
-        body = f"rb = stream_base(seed, {stream_id}, call)\n" + body
+    body = notation.render(ins, notation.CANDIDATE, features=features, stream=stream_id)
     return f"# {ins.show()}\n{body}"
 
 
@@ -182,20 +118,9 @@ def candidate_source(program, program_hash: int) -> str:
                          "elif comp == 1:\n    predict(s, v, m, tv, tm, seed, call)\n"
                          "else:\n    learn(s, v, m, tv, tm, seed, call)")
     listing = indent(program.listing(), 4)
-    return _tidy(template("candidate.py.tmpl").substitute(
+    return notation.tidy(template("candidate.py.tmpl").substitute(
         HASH=f"{program_hash:016x}", LISTING=listing, F=features,
         FUNCTIONS="\n\n\n".join(functions), DRIVER=driver))
-
-
-def _tidy(text: str) -> str:
-    """Strip trailing spaces and collapse runs of blank lines left by substitution."""
-    lines = [line.rstrip() for line in text.splitlines()]
-    out = []
-    for line in lines:
-        if not line and len(out) >= 2 and not out[-1] and not out[-2]:
-            continue
-        out.append(line)
-    return "\n".join(out).strip() + "\n"
 
 
 def main(argv=None) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import literally, njit
 
-from ._interp_kernel import evaluate_task, run_component  # noqa: F401  (re-exported)
+from ._interp_kernel import evaluate_task
 
 
 def workspace(scalars: int, vectors: int, matrices: int, features: int):

@@ -19,9 +19,9 @@ import numpy as np
 from numba import njit
 
 from .ops import OP_ARRAYS
+from .program import MAX_REGISTERS
 from .rng import mix64
 
-MAX_REGISTERS = 64
 SCALAR_TASK = 0      # label in s0, prediction in s1
 VECTOR_TASK = 1      # label in v1, prediction in v2 (multi-class)
 
@@ -257,9 +257,3 @@ def dead_code_eliminated(program, mode: int = SCALAR_TASK):
     comps = [tuple(ins for ins, live in zip(comp, flags[c]) if live)
              for c, comp in enumerate(program.components)]
     return program.with_components(*comps)
-
-
-def check_register_budget(scalars: int, vectors: int, matrices: int) -> None:
-    if scalars + vectors + matrices > MAX_REGISTERS:
-        raise ValueError(f"at most {MAX_REGISTERS} registers in all are supported "
-                         f"(got {scalars}+{vectors}+{matrices})")

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from . import notation
 from . import ops as _ops
 from .files import read_text_file
 
@@ -29,7 +30,7 @@ FEATURES_VECTOR = 0       # v0: features
 LABEL_VECTOR = 1          # v1: one-hot label (multi-class tasks)
 PREDICTION_VECTOR = 2     # v2: class scores (multi-class tasks)
 FIRST_OUT = {_ops.SCALAR: 1, _ops.VECTOR: 1, _ops.MATRIX: 0}
-MAX_REGISTERS = 64        # liveness.MAX_REGISTERS: registers are bits of a uint64
+MAX_REGISTERS = 64        # liveness keeps one bit per register in a uint64
 
 
 class ProgramError(ValueError):
@@ -90,7 +91,7 @@ class Instruction:
 
     def show(self) -> str:
         """The paper's notation, e.g. ``s3 = s0 - s1``."""
-        return show_instruction(self.op, self.in1, self.in2, self.out, self.data)
+        return notation.render(self, notation.LISTING)
 
     def to_json(self) -> dict:
         row: dict[str, Any] = {"op": self.op.name}
@@ -105,31 +106,9 @@ class Instruction:
         return row
 
 
-def _fmt(x: float) -> str:
-    """Numbers as the reference prints them (6 significant digits)."""
-    return f"{x:.6g}"
-
-
 def show_instruction(op: _ops.Op, in1: int, in2: int, out: int, data: Sequence[float]) -> str:
-    letter = {_ops.SCALAR: "s", _ops.VECTOR: "v", _ops.MATRIX: "m", None: ""}
-    text = op.show
-    # Replace whole-word operands; data fields first so "D1" is not read as an operand.
-    for key, value in (("D0", data[0]), ("D1", data[1]), ("D2", data[2]), ("D3", data[3])):
-        text = text.replace(key, _fmt(value))
-    out_text = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        prev_ok = i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")
-        next_ok = i + 1 == len(text) or not (text[i + 1].isalnum() or text[i + 1] == "_")
-        if ch in "ABO" and prev_ok and next_ok:
-            kind = {"A": op.in1, "B": op.in2, "O": op.out}[ch]
-            addr = {"A": in1, "B": in2, "O": out}[ch]
-            out_text.append(f"{letter[kind]}{addr}")
-        else:
-            out_text.append(ch)
-        i += 1
-    return "".join(out_text)
+    """The paper's notation of one instruction (``notation.LISTING``)."""
+    return notation.render(Instruction(op, in1, in2, out, tuple(data)), notation.LISTING)
 
 
 @dataclass(frozen=True)
@@ -391,16 +370,6 @@ def load(path) -> Program:
         return loads(text)
     except ProgramError as exc:
         raise ProgramError(f"{path}: {exc}") from None
-
-
-def parse_listing(text: str, memory: Memory) -> Program:
-    """Read the paper notation back (``s3 = s0 - s1`` under ``def Learn():``).
-
-    Used for hand-written programs in tests and examples; the JSON form is the exchange format.
-    """
-    from .listing import parse  # local: the parser is only needed at the edges
-
-    return parse(text, memory)
 
 
 def instructions(rows: Iterable[tuple]) -> tuple:

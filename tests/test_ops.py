@@ -809,3 +809,14 @@ def test_random_determinism_and_independence():
     mat = a["rand/matrix_gaussian"].reshape(len(vec), -1)
     assert abs(np.corrcoef(mat[:, 0], mat[:, 15])[0, 1]) < 0.1
     assert len(np.unique(mat)) == mat.size
+
+
+def test_cost_is_a_column_of_the_op_table():
+    """The reference's compute costs (compute_cost.cc), bit for bit as the table held them."""
+    import json
+    from pathlib import Path
+
+    golden = json.loads((Path(__file__).parent / "data" / "notation_golden.json").read_text())
+    assert {op.name: op.cost for op in ops.OPS} == golden["cost"]
+    assert ops.OP_ARRAYS["cost"].dtype == np.float64
+    assert list(ops.OP_ARRAYS["cost"]) == [op.cost for op in ops.OPS]

@@ -415,3 +415,20 @@ def test_load_checks_the_file_before_reading_it(tmp_path):
                         (tmp_path, "a directory")):
         with pytest.raises(ProgramError, match=words):
             load(path)
+
+
+def test_max_registers_is_defined_once():
+    from azcompile import liveness, program
+
+    assert liveness.MAX_REGISTERS is program.MAX_REGISTERS == 64
+
+
+@pytest.mark.parametrize("op", ops.OPS, ids=lambda o: o.name)
+def test_show_instruction_is_the_listing_target(op):
+    from azcompile import notation
+    from azcompile.program import show_instruction
+
+    ins = Instruction(op, 1 if op.in1 else 0, 2 if op.in2 else 0, 1 if op.out else 0,
+                      (0.5, 0.25, 0.75, -1.5))
+    assert show_instruction(op, ins.in1, ins.in2, ins.out, ins.data) == ins.show() \
+        == notation.render(ins, notation.LISTING)
