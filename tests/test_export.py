@@ -4,6 +4,11 @@ scikit-learn's estimator checks, and refuse program files that try to inject cod
 Exactness: every comparison with the engine here is bit for bit (NaN where the engine has
 NaN).  The export sums left to right and calls the C library's math functions, as the engine
 does, instead of np.dot / np.sum / numpy's own exp; so no tolerance is needed.
+
+These tests go through ``export_program`` end to end.  The package's parts have their own
+files: test_export_plan.py (plan, dataflow, names), test_export_passes.py (simplification
+passes), test_export_helpers.py (the helpers modules carry) and test_export_golden.py (the
+exported text, byte for byte); the ``azc export`` command is tested in test_inspect_cli.py.
 """
 import ast
 import importlib.util

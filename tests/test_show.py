@@ -50,3 +50,18 @@ def test_show_highlights_only_when_asked_or_on_a_terminal():
     show(linear_regression(), "python", file=colored, color=True)
     assert "\x1b[" not in plain.getvalue() and "\x1b[" in colored.getvalue()
     assert "def _learn" in plain.getvalue()
+
+
+def test_canonical_view_takes_the_task_mode_from_the_eval_type():
+    """Argument first, then meta (by name or code); no class count needed to read it."""
+    program = linear_regression()
+    vector = liveness.canonical(program, liveness.VECTOR_TASK)
+    scalar = liveness.canonical(program, liveness.SCALAR_TASK)
+    assert vector[1] != scalar[1]   # the modes reserve different registers: a real test
+    assert render(program, "canonical", eval_type="multiclass").endswith(vector[0].listing())
+    for meta_type in ("multiclass", 5):
+        tagged = type(program)(*program.components, program.memory, {"eval_type": meta_type})
+        assert f"{vector[1]:016x}" in render(tagged, "canonical")
+        assert f"{scalar[1]:016x}" in render(tagged, "canonical", eval_type="rms_error")
+    with pytest.raises(ProgramError, match="eval type"):
+        render(program, "canonical", eval_type="ranking")

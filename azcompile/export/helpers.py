@@ -1,3 +1,16 @@
+"""The helpers every exported module carries, as a module of its own.
+
+Exported modules hold a copy of this file's source from the ``# ---- numeric helpers`` line
+on (``assemble.helper_source``), with the pure-Python RNG twins of ``azcompile.rng``
+(``PY_RNG_SOURCE``) in place of the line that defines them here.  Folding constants at
+export calls these same functions, so a folded number is the number the module computes.
+"""
+import math
+
+import numpy as np
+
+from .. import rng as _rng
+
 # ---- numeric helpers --------------------------------------------------------------------
 # The search engine adds from left to right and calls the C library's math functions; numpy
 # adds pairwise (np.sum), through BLAS (np.dot, @) and has its own vectorised exp, log, tan...
@@ -79,7 +92,8 @@ def _sigmoid(x):
 # is the op's ordinal among the program's random ops, the call counts component runs (Setup
 # is call 0, then every Predict and Learn).  Copied from the engine (azcompile.rng).
 
-${PY_RNG_SOURCE}
+# The twins exist only as source text in azcompile.rng (the one copy): run it here.
+exec(compile(_rng.PY_RNG_SOURCE, "azcompile.rng.PY_RNG_SOURCE", "exec"))  # the RNG twins
 
 def _uniform_draws(seed, stream, call, low, high, shape=()):
     base = _stream_base(seed, stream, call)
