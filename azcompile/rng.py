@@ -78,7 +78,6 @@ def py_rng_source() -> str:
     return "\n" + text[start:text.index("# <<< shared draws")]
 
 
-PY_RNG_SOURCE = py_rng_source()
 
 # The kernels' versions.  The private names are rebound too: a jitted function calls
 # whatever its module's global of that name is at compile time, which must be jitted.

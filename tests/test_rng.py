@@ -68,7 +68,6 @@ def test_mix64_and_the_sequential_generator_are_unchanged():
 
 def test_the_source_text_is_the_kernels_source():
     text = rng.py_rng_source()
-    assert text == rng.PY_RNG_SOURCE
     for name in ("_mix64", "_stream_base", "_open_unit", "_uniform", "_gaussian"):
         assert f"def {name}(" in text
         assert getattr(rng, name).py_func.__name__ == name   # jitted from that very function

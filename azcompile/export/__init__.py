@@ -30,7 +30,6 @@ with a ``ProgramError``.  Provenance text is escaped into the docstring (``prove
 """
 from __future__ import annotations
 
-from ..engine import EVAL_TYPES  # noqa: F401  (the engine's map; search.inspect_cli imports it here)
 from ..program import Program
 from .assemble import assemble_module
 from .options import NAME_MODES, ExportError, check_options, check_program

@@ -11,6 +11,7 @@ import inspect
 import libcst as cst
 
 from .. import __version__, codegen, liveness, rng
+from ..notation import literal, tidy
 from ..program import Program
 from . import helpers
 from .kernels import Kernel, make_kernel
@@ -18,7 +19,6 @@ from .options import CLASS_NAME_HINT, ExportError
 from .passes import Rename, hoist_learning_rate, prune_module, simplify_source
 from .plan import Plan, scalar_names
 from .registers import COMPONENTS, M, Reg, S, V, raw_name, sort_key, zero_source
-from .render import literal, tidy
 
 _TASK_TEMPLATE = {"rms_error": "export_regression.py.tmpl", "accuracy": "export_binary.py.tmpl",
                   "multiclass": "export_multiclass.py.tmpl"}
@@ -34,9 +34,9 @@ _NO_KERNEL = {"setup": "    # Setup writes nothing that later calls read (consta
 # helpers.py from this line on is what modules carry; its RNG block is replaced by the
 # pure-Python twins' source.
 _HELPERS_START = "\n# ---- numeric helpers"  # at the start of a line
-_HELPERS_RNG = ("# The twins exist only as source text in azcompile.rng (the one copy): run it here.\n"
-                'exec(compile(_rng.PY_RNG_SOURCE, "azcompile.rng.PY_RNG_SOURCE", "exec"))'
-                "  # the RNG twins")
+_HELPERS_RNG = ("# The draws are plain Python in azcompile.rng, which rebinds their names to jitted versions;\n"
+                "# their text (the one copy) runs here, as it runs in every exported module.\n"
+                'exec(compile(_rng.py_rng_source(), "azcompile.rng draws", "exec"))  # the RNG draws')
 
 
 def helper_source() -> str:
@@ -45,7 +45,7 @@ def helper_source() -> str:
     text = text[text.index(_HELPERS_START) + 1:]
     if _HELPERS_RNG not in text:
         raise RuntimeError("azcompile/export/helpers.py lost its RNG block")  # our own file
-    return text.replace(_HELPERS_RNG, rng.PY_RNG_SOURCE)
+    return text.replace(_HELPERS_RNG, rng.py_rng_source())
 
 
 def assemble_module(program: Program, plan: Plan, *, class_name: str, jit: bool,
@@ -158,7 +158,7 @@ def _count(n: int, word: str, plural: str | None = None) -> str:
 
 
 def _constant_lines(plan: Plan) -> str:
-    lines = [f"{plan.names[reg]} = {literal(value)}  # {raw_name(reg)}, set in Setup"
+    lines = [f"{plan.names[reg]} = {literal(value, non_finite=True)}  # {raw_name(reg)}, set in Setup"
              for reg, value in sorted(plan.constants.items(), key=lambda kv: sort_key(kv[0]))]
     lines += [f"{plan.names[reg]} = {zero_source(reg)}  # {raw_name(reg)}: nothing writes it"
               for reg in sorted(plan.zeros, key=sort_key) if reg[0] != S]

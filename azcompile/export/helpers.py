@@ -1,8 +1,8 @@
 """The helpers every exported module carries, as a module of its own.
 
 Exported modules hold a copy of this file's source from the ``# ---- numeric helpers`` line
-on (``assemble.helper_source``), with the pure-Python RNG twins of ``azcompile.rng``
-(``PY_RNG_SOURCE``) in place of the line that defines them here.  Folding constants at
+on (``assemble.helper_source``), with the text of ``azcompile.rng``'s draws
+(``rng.py_rng_source()``) in place of the line that runs them here.  Folding constants at
 export calls these same functions, so a folded number is the number the module computes.
 """
 import math
@@ -92,8 +92,9 @@ def _sigmoid(x):
 # is the op's ordinal among the program's random ops, the call counts component runs (Setup
 # is call 0, then every Predict and Learn).  Copied from the engine (azcompile.rng).
 
-# The twins exist only as source text in azcompile.rng (the one copy): run it here.
-exec(compile(_rng.PY_RNG_SOURCE, "azcompile.rng.PY_RNG_SOURCE", "exec"))  # the RNG twins
+# The draws are plain Python in azcompile.rng, which rebinds their names to jitted versions;
+# their text (the one copy) runs here, as it runs in every exported module.
+exec(compile(_rng.py_rng_source(), "azcompile.rng draws", "exec"))  # the RNG draws
 
 def _uniform_draws(seed, stream, call, low, high, shape=()):
     base = _stream_base(seed, stream, call)

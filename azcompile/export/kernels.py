@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import codegen
+from ..notation import EXPORT_NUMPY, render, render_loop_block
 from .dataflow import Dataflow
 from .registers import raw_name, zero_source
-from .render import loop_block, numpy_statement
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,9 @@ def _statements(flow: Dataflow, component: str, use_loops: bool, allocated: set)
     body = []
     for pos, ins in enumerate(flow.program.component(component)):
         if use_loops:
-            body += loop_block(ins, flow.program.memory.features, allocated)
+            body += render_loop_block(ins, flow.program.memory.features, allocated)
         else:
             stream = flow.streams.get((component, pos))
-            body.append(f"{numpy_statement(ins, flow.program.memory.features, stream)}"
+            body.append(f"{render(ins, EXPORT_NUMPY, features=flow.program.memory.features, stream=stream)}"
                         f"  # {ins.show()}")
     return body

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import click
 
-from azcompile.export import EVAL_TYPES, ExportError, export_program
+from azcompile.engine import EVAL_TYPES
+from azcompile.export import ExportError, export_program
 from azcompile.jit_cache import atomic_write_text
 from azcompile.program import ProgramError, load
 from azcompile.show import VIEWS, show

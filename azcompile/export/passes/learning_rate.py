@@ -10,7 +10,8 @@ import math
 
 import libcst as cst
 
-from ..render import literal
+from ...notation import literal
+
 from .nodes import constant_value
 
 NAME = "LEARNING_RATE"
@@ -54,5 +55,5 @@ def hoist_learning_rate(func: cst.FunctionDef, taken: set) -> tuple[cst.Function
     if len(finder.values) != 1 or NAME in taken:
         return func, ""
     finder.replace = float(next(iter(finder.values)))
-    line = f"{NAME} = {literal(finder.replace)}  # a constant Learn sets and multiplies by"
+    line = f"{NAME} = {literal(finder.replace, non_finite=True)}  # a constant Learn sets and multiplies by"
     return func.visit(finder), line

@@ -5,7 +5,7 @@ import math
 
 import libcst as cst
 
-from ..render import literal
+from ...notation import literal
 
 
 def name_of(node) -> str | None:
@@ -30,7 +30,7 @@ def constant_value(node) -> float | None:
 
 
 def literal_node(x: float) -> cst.BaseExpression:
-    return cst.parse_expression(literal(x))
+    return cst.parse_expression(literal(x, non_finite=True))
 
 
 def code_of(node) -> str:
