@@ -43,16 +43,34 @@ def _events(run: Path) -> list[dict]:
             for line in (run / "events.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("name", ["w1", "w2"])
-def test_a_checkpoint_of_the_old_code_resumes_to_the_same_end(tmp_path, name):
-    run = _unpack(name, tmp_path)
+@pytest.fixture(scope="module", params=["w1", "w2"])
+def resumed(request, tmp_path_factory) -> tuple[str, Path]:
+    """A frozen run (1 or 2 workers) resumed to its end by today's code."""
+    run = _unpack(request.param, tmp_path_factory.mktemp("frozen"))
     Search(config_mod.load(run / "config.toml"), RunOptions(out=run, resume=True)).run()
+    return request.param, run
+
+
+def test_a_checkpoint_of_the_old_code_resumes_to_the_same_end(resumed):
+    name, run = resumed
     expected = [json.loads(line) for line in
                 (FROZEN / name / "expected_events.jsonl").read_text().splitlines()]
     assert _events(run) == expected
     best = json.loads((run / "best_program.json").read_text())
     best["meta"].pop("found_at_seconds")
     assert best == json.loads((FROZEN / name / "expected_best_program.json").read_text())
+
+
+def test_each_experiment_s_profile_times_that_experiment_alone(resumed):
+    """Worker processes are kept between experiments; the profile's clock must still start
+    anew with each (it once ran on from the first, so later experiments claimed its time)."""
+    _, run = resumed
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    started = {e["experiment"]: e["time"] for e in events if e["event"] == "experiment_start"}
+    ends = [e for e in events if e["event"] == "experiment_end" and e["experiment"] in started]
+    assert len(ends) >= 2
+    for end in ends:
+        assert end["profile"]["seconds"] <= end["time"] - started[end["experiment"]] + 0.01
 
 
 def test_the_state_writes_back_exactly_the_checkpoint_it_read(tmp_path):
