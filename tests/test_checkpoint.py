@@ -16,7 +16,8 @@ from azcompile.ops import BY_NAME
 from azcompile.search.run import checkpoint as ckpt
 from azcompile.search.run import config as config_mod
 from azcompile.search.run.checkpoint import CheckpointError
-from azcompile.search.run.experiment import ConfigMismatch, RunOptions, Search, check_checkpoint
+from azcompile.search.run.experiment import RunOptions, Search
+from azcompile.search.run.state import ConfigMismatch, check_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "data" / "tiny.toml"
@@ -47,7 +48,7 @@ def cfg():
 
 def test_a_genuine_checkpoint_passes_and_gives_the_run_s_tasks(state, cfg):
     arrays, info = state
-    specs = check_checkpoint(cfg, arrays, info)
+    specs = check_checkpoint(cfg, arrays, info).search_specs
     assert [list(s.data_seeds) for s in specs] == [d["data_seeds"] for d in info["search_specs"]]
     assert info["format"] == ckpt.FORMAT and info["seed"] == 3 and info["workers"] == 1
     assert info["config_sha256"] == ckpt.document_hash(ckpt.config_document(cfg))

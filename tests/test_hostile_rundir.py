@@ -22,7 +22,7 @@ import pytest
 from cli_checks import assert_user_error, run_azc
 from azcompile.search.run import checkpoint as ckpt
 from azcompile.search.run import config as config_mod
-from azcompile.search.run import experiment
+from azcompile.search.run import island_kit
 from test_search_run import (azc_in_process, best_without_timing, events_without_timing,
                              interrupted_run, suggested_command)
 
@@ -278,8 +278,8 @@ def test_ctrl_c_during_compile_leaves_a_run_that_continues(tmp_path, monkeypatch
     """Pressed while the kernels load (the first island is being built): once, the run
     checkpoints and says how to resume; twice, it aborts at once with one line that says
     how to go on (here: start over, as there is no checkpoint yet)."""
-    real_island = experiment.Island
-    monkeypatch.setattr(experiment, "Island",
+    real_island = island_kit.Island
+    monkeypatch.setattr(island_kit, "Island",
                         lambda *a, **k: (_signal_self(presses), real_island(*a, **k))[1])
     out = tmp_path / "run"
     proc = azc_in_process("search", TINY, "--out", out, "--plain", "--seed", 11)

@@ -1,5 +1,6 @@
 """One island: a population with its caches and random stream, and the numba calls that
-advance it.  A single-process search is one island; ``--workers N`` runs N of them."""
+advance it.  A single-process search is one island; ``--workers N`` runs N of them.
+``Island`` implements ``engine.islands.IslandProtocol`` in this process."""
 from __future__ import annotations
 
 import numpy as np
@@ -18,6 +19,8 @@ _CACHE_FIELDS = ("keys", "values", "hits", "prev", "next", "chain", "heads", "st
 
 
 class Island:
+    """An island in this process (``engine.islands.IslandProtocol``)."""
+
     def __init__(self, cfg, mutator, init_program, tasks, settings: E.EvalSettings, seed: int,
                  batch_size: int):
         self.cfg = cfg
@@ -72,6 +75,34 @@ class Island:
             self.child, self.tasks, self.ws, self.fec_cache, self.canon_cache, self.hurdle,
             self.ecfg, self.fcfg, self.stats, self.rng, self.log.arrays(),
             self.memory.scalars, self.memory.vectors, self.memory.matrices, self.memory.features)))
+
+    # --- engine.islands.IslandProtocol ----------------------------------------------------
+    # In this process a step is done when it is started: there is nothing to wait for.
+    def start_initialize(self, count: int) -> None:
+        self.initialize(count)
+
+    def start_evolve(self, count: int) -> None:
+        self.evolve(count)
+
+    def finish(self) -> None:
+        pass
+
+    @property
+    def fitness(self) -> np.ndarray:
+        return self.pop.fitness
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.pop.ids
+
+    def best_slot(self) -> int:
+        return self.pop.best_slot()
+
+    def program(self, slot: int):
+        return self.pop.program(slot, self.memory)
+
+    def close(self) -> None:
+        pass
 
     # --- migration ---------------------------------------------------------------------------
     def emigrants(self, slots) -> tuple:

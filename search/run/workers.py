@@ -1,7 +1,7 @@
 """Islands in worker processes: ``--workers N`` on one machine.
 
-Each worker process owns one ``Island`` and runs its batches; the coordinator (the
-``Search``) sends every island the same command, then collects the replies, so the islands
+Each worker process owns one ``Island`` and runs its batches; the coordinator
+(``run.archipelago``) starts the same step on every island, then collects the replies, so the islands
 evolve in parallel and meet at the same barriers.  Migration happens at those barriers with
 the coordinator's random stream, so a fixed seed and worker count reproduce the same run.
 
@@ -25,33 +25,23 @@ from azcompile.program import Program
 from .config import ConfigError
 
 
-def _worker(conn, config_text, config_path, specs, seed, batch_size):
+def _worker(conn, config_text, config_path, specs, seed):
     """The worker process: build the island, then serve commands until told to close."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        _serve(conn, config_text, config_path, specs, seed, batch_size)
+        _serve(conn, config_text, config_path, specs, seed)
     except (EOFError, OSError):
         pass            # the coordinator went away: nobody is left to answer
 
 
-def _serve(conn, config_text, config_path, specs, seed, batch_size):
+def _serve(conn, config_text, config_path, specs, seed):
     try:
         from . import config as config_mod
-        from .config import build_task_list
-        from .experiment import Search, eval_settings, mutator_spec  # noqa: F401
-        from .initial import build
-        from ..engine.island import Island
+        from .island_kit import IslandKit
 
         cfg = config_mod.parse(config_text, config_path)
-        init_sizes, _, _ = cfg.size_bounds()
-        mutator, settings = mutator_spec(cfg), eval_settings(cfg)
-        init = build(cfg.evolution["initial_population"], cfg.memory, init_sizes)
-
-        def new_island(specs, seed):
-            tasks = build_task_list(specs, "search_tasks")
-            return Island(cfg, mutator, init, tasks, settings, seed, batch_size)
-
-        island = new_island(specs, seed)
+        kit = IslandKit.of(cfg)         # the coordinator's kit: it parsed the same text
+        island = kit.island(specs, seed)
         conn.send(("ok", _sync(island)))
     except ConfigError as exc:          # e.g. a dataset that cannot be read: the user's to fix
         conn.send(("config_error", str(exc)))
@@ -66,7 +56,7 @@ def _serve(conn, config_text, config_path, specs, seed, batch_size):
             return
         try:
             if method == "reset":           # a new experiment: new tasks, new population
-                island = new_island(*args)
+                island = kit.island(*args)
                 conn.send(("ok", _sync(island)))
             elif method in ("initialize", "evolve"):
                 getattr(island, method)(*args)
@@ -110,22 +100,6 @@ class WorkerError(RuntimeError):
     """A worker process died or failed; the message is one line (the CLI adds what to do)."""
 
 
-class _MirrorPopulation:
-    """The coordinator's view of a remote population: fitness and ids, programs on demand."""
-
-    def __init__(self, owner):
-        self.owner = owner
-        self.fitness = np.zeros(0)
-        self.ids = np.zeros(0, dtype=np.int64)
-
-    def best_slot(self) -> int:
-        return int(np.argmax(self.fitness))
-
-    def program(self, slot: int, memory, meta=None) -> Program:
-        code, data, size = self.owner.call("program", int(slot))
-        return Program.from_arrays(code, data, size, memory, meta)
-
-
 class _MirrorLog:
     def __init__(self, arrays):
         (self.ids, self.parents, self.mutations, self.fitness, self.parent_fitness,
@@ -133,18 +107,19 @@ class _MirrorLog:
 
 
 class RemoteIsland:
-    """An Island in its own process, with the same interface the Search uses."""
+    """An Island in its own process (``engine.islands.IslandProtocol``): the attributes
+    mirror the remote island's after every command, programs are fetched on demand."""
 
     _context = mp.get_context("spawn")
 
-    def __init__(self, cfg, specs, seed: int, batch_size: int):
+    def __init__(self, cfg, specs, seed: int):
         self.conn, child = self._context.Pipe()
         self.process = self._context.Process(
-            target=_worker, args=(child, cfg.run_dir_text, cfg.source_path, list(specs), int(seed),
-                                  batch_size), daemon=True)
+            target=_worker, args=(child, cfg.run_dir_text, cfg.source_path, list(specs), int(seed)),
+            daemon=True)
         self.process.start()
         child.close()
-        self.pop = _MirrorPopulation(self)
+        self.memory = cfg.memory
         self.size = cfg.evolution["population_size"]
         self._waiting = False
         self._apply(self._receive())
@@ -162,50 +137,58 @@ class RemoteIsland:
             raise WorkerError(f"a worker process failed ({last})")
         return payload
 
-    def call(self, method, *args):
+    def _call(self, method, *args):
         self.conn.send((method, args))
         return self._receive()
 
-    def start(self, method, *args) -> None:
+    def _start(self, method, *args) -> None:
         self.conn.send((method, args))
         self._waiting = True
-
-    def finish(self) -> None:
-        if self._waiting:
-            self._waiting = False
-            self._apply(self._receive())
 
     def _apply(self, sync: dict) -> None:
         self.cursor = sync["cursor"]
         self.initialized = sync["initialized"]
         self.stats = sync["stats"]
         self.profile = sync["profile"]
-        self.pop.fitness = sync["fitness"]
-        self.pop.ids = sync["ids"]
+        self.fitness = sync["fitness"]
+        self.ids = sync["ids"]
         self.log = _MirrorLog(sync["log"])
 
-    # --- the Island interface ----------------------------------------------------------------
-    def initialize(self, count: int) -> None:
-        self._apply(self.call("initialize", count))
+    # --- engine.islands.IslandProtocol --------------------------------------------------------
+    def start_initialize(self, count: int) -> None:
+        self._start("initialize", count)
 
-    def evolve(self, count: int) -> None:
-        self._apply(self.call("evolve", count))
+    def start_evolve(self, count: int) -> None:
+        self._start("evolve", count)
+
+    def finish(self) -> None:
+        if self._waiting:
+            self._waiting = False
+            self._apply(self._receive())
+
+    def best_slot(self) -> int:
+        return int(np.argmax(self.fitness))     # the first best, as Population.best_slot
+
+    def program(self, slot: int) -> Program:
+        code, data, size = self._call("program", int(slot))
+        return Program.from_arrays(code, data, size, self.memory)
 
     def state(self, prefix: str) -> dict:
-        return self.call("state", prefix)
+        return self._call("state", prefix)
 
     def restore(self, arrays: dict, prefix: str) -> None:
         mine = {k: v for k, v in arrays.items() if k.startswith(prefix)}
-        self._apply(self.call("restore", mine, prefix))
+        self._apply(self._call("restore", mine, prefix))
 
     def emigrants(self, slots):
-        return self.call("emigrants", np.asarray(slots))
+        return self._call("emigrants", np.asarray(slots))
 
     def immigrate(self, members) -> None:
-        self._apply(self.call("immigrate", members))
+        self._apply(self._call("immigrate", members))
 
     def reset(self, specs, seed: int) -> None:
-        self._apply(self.call("reset", list(specs), int(seed)))
+        """A new experiment in the same process: new tasks, a new population."""
+        self._apply(self._call("reset", list(specs), int(seed)))
 
     def close(self) -> None:
         try:
@@ -215,3 +198,27 @@ class RemoteIsland:
         self.process.join(timeout=10)
         if self.process.is_alive():
             self.process.terminate()
+
+
+class ProcessIslands:
+    """``engine.islands.IslandMaker`` for islands in worker processes.  The processes are
+    kept from one experiment to the next (a reset instead of a re-spawn and a reload)."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self._islands: list[RemoteIsland] = []
+
+    def islands(self, specs, seeds) -> list[RemoteIsland]:
+        if len(self._islands) == len(seeds):
+            for island, seed in zip(self._islands, seeds):
+                island.reset(specs, seed)
+        else:
+            self.close()
+            for seed in seeds:          # kept as they come up, so close() reaches each
+                self._islands.append(RemoteIsland(self.cfg, specs, seed))
+        return list(self._islands)
+
+    def close(self) -> None:
+        for island in self._islands:
+            island.close()
+        self._islands = []

@@ -1,0 +1,88 @@
+"""Progress: the snapshot the display shows, and the progress events of the log."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..engine import evaluator as E
+from .archipelago import Archipelago
+from .rundir import RunDir
+from .state import SearchState
+
+
+class Stopwatch:
+    """The run's elapsed seconds: those of earlier sessions (the state's) plus this one's."""
+
+    def __init__(self):
+        self.started = time.monotonic()
+
+    def elapsed(self, state: SearchState) -> float:
+        return state.elapsed + (time.monotonic() - self.started)
+
+
+@dataclass
+class Snapshot:
+    """What the progress display shows."""
+
+    experiment: int
+    individuals: int
+    total_individuals: int
+    elapsed: float
+    rate: float
+    mean: float
+    stdev: float
+    best: float
+    best_select: float | None
+    canonical_hit_rate: float
+    fec_hit_rate: float
+    prefiltered: int
+    hurdle_stop_rate: float
+    phase: str
+    extra: dict = field(default_factory=dict)
+
+
+class Progress:
+    def __init__(self, state: SearchState, run_dir: RunDir, every: int,
+                 elapsed: Callable[[], float], show: Callable[[Snapshot], None] | None):
+        self.state = state
+        self.run_dir = run_dir
+        self.every = every                  # individuals between progress events
+        self.elapsed = elapsed
+        self.show = show
+
+    def snapshot(self, islands: Archipelago, phase: str) -> Snapshot:
+        st, state = islands.stats(), self.state
+        n = int(st[E.S_INDIVIDUALS])
+        filled = islands.initialized if phase == "init" else islands.size
+        f = islands.fitness(filled) if filled else np.zeros(1)
+        mean = float(f.mean())
+        stdev = float(np.sqrt(max(float((f * f).mean()) - mean * mean, 0.0)))
+        fec_total = st[E.S_FEC_HITS] + st[E.S_FEC_MISSES]
+        elapsed = self.elapsed()
+        return Snapshot(state.experiment, n, state.total_individuals, elapsed,
+                        state.total_individuals / elapsed if elapsed > 0 else 0.0, mean, stdev,
+                        float(f.max()), state.best["score"] if state.best else None,
+                        st[E.S_CANON_HITS] / max(n, 1), st[E.S_FEC_HITS] / max(fec_total, 1),
+                        int(st[E.S_PREFILTERED]),
+                        st[E.S_HURDLE_STOPS] / max(st[E.S_HURDLE_TESTS], 1), phase)
+
+    def after_sweep(self, islands: Archipelago) -> None:
+        """A progress event every ``every`` individuals (and after the first sweep)."""
+        stats = islands.stats()
+        n = int(stats[E.S_INDIVIDUALS])
+        if self.state.last_progress >= 0 and n < self.state.last_progress + self.every:
+            return
+        self.state.last_progress = n
+        snap = self.snapshot(islands, "evolve")
+        self.run_dir.event("progress", experiment=self.state.experiment, individuals=n,
+                           elapsed=round(snap.elapsed, 3), mean=snap.mean, stdev=snap.stdev,
+                           best=snap.best, canonical_hit_rate=round(snap.canonical_hit_rate, 4),
+                           fec_hit_rate=round(snap.fec_hit_rate, 4),
+                           train_steps=int(stats[E.S_TRAIN_STEPS]))
+
+    def show_now(self, islands: Archipelago | None, phase: str) -> None:
+        if self.show and islands is not None:
+            self.show(self.snapshot(islands, phase))

@@ -1,0 +1,148 @@
+"""The search's bests: the best member of the running experiment, the select check of each
+experiment's candidate (early, or when it ends), the run's best candidate, and its final
+evaluation.  The run's best is kept by select fitness (search fitness without select tasks);
+it is what best_program.json and lineage.json hold."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from azcompile.engine import task_mode
+from azcompile.liveness import canonical_hash
+from azcompile.program import Program, from_json
+from azcompile.rng import next_u64
+
+from ..data.tasks import randomized_seeds
+from ..engine import evaluator as E
+from .archipelago import Archipelago
+from .config import Config, build_task_list
+from .rundir import RunDir
+from .state import SearchState
+
+
+class Selection:
+    def __init__(self, cfg: Config, state: SearchState, run_dir: RunDir, engine: str,
+                 elapsed: Callable[[], float]):
+        self.cfg = cfg
+        self.state = state
+        self.run_dir = run_dir
+        self.engine = engine                # select/final evaluation engine
+        self.elapsed = elapsed
+        self.final_tasks = (build_task_list(cfg.final_tasks, "final_tasks") if cfg.final_tasks
+                            else [])
+        self.last_select: dict = {}         # the seeds of the last select check (for its event)
+
+    def draw(self) -> int:
+        """The next seed from the search's own random stream."""
+        return int(next_u64(self.state.rng))
+
+    # ---- during an experiment -----------------------------------------------------------------
+    def check_new_best(self, islands: Archipelago) -> None:
+        """A new best search fitness in this experiment: logged, and marked in its lineage."""
+        i, slot, fit = islands.best_member()
+        if fit <= self.state.best_search:
+            return
+        self.state.best_search = fit
+        program, member = islands.program(i, slot), islands.member_id(i, slot)
+        self.state.lineages[i].mark_best(member, program)
+        self.run_dir.event("new_best", experiment=self.state.experiment,
+                           individuals=int(islands.stats()[E.S_INDIVIDUALS]), fitness=fit,
+                           elapsed=round(self.elapsed(), 3), island=i, id=member,
+                           program=program.to_json())
+
+    def early_select(self, islands: Archipelago) -> float | None:
+        """With ``early_select``: the select fitness of a candidate whose search fitness newly
+        reached ``sufficient_fitness``, if it beats it (the experiment ends); else None."""
+        sufficient = self.cfg.experiment["sufficient_fitness"]
+        state = self.state
+        if not self.cfg.experiment["early_select"] or sufficient is None:
+            return None
+        if not (state.best_search >= sufficient and state.best_search > state.early_checked):
+            return None
+        state.early_checked = state.best_search
+        select = self.select(islands.program(*islands.best_member()[:2]))
+        self.run_dir.event("early_select", experiment=state.experiment,
+                           search_fitness=state.best_search, select_fitness=select)
+        return select if select > sufficient else None
+
+    def select(self, program: Program) -> float:
+        """Fitness on the select tasks (NaN without them)."""
+        self.last_select = {}
+        if not self.cfg.select_tasks:
+            return float("nan")
+        specs = self.cfg.select_tasks
+        if self.cfg.experiment["randomize_task_seeds"]:
+            specs = randomized_seeds(self.draw, specs)
+        tasks = build_task_list(specs, "select_tasks")
+        seed = self.draw()
+        # Logged with experiment_end, so `azc evaluate RUN` can repeat this very check.
+        self.last_select = {"select_seeds": [[list(s.param_seeds), list(s.data_seeds)]
+                                             for s in specs], "select_seed": seed}
+        fitness, _ = E.evaluate_on_tasks(program, tasks, seed=seed, engine_name=self.engine,
+                                         max_abs_error=self.cfg.evolution["max_abs_error"])
+        return fitness
+
+    # ---- the run's best ---------------------------------------------------------------------
+    def keep_if_best(self, islands: Archipelago, member: tuple, candidate: Program,
+                     select: float) -> None:
+        """The experiment's candidate (the program of ``member`` = island, slot, search
+        fitness) becomes the run's best if it scores at least as well; then it is saved with
+        its lineage."""
+        i, slot, search_fit = member
+        state = self.state
+        score = select if np.isfinite(select) else search_fit
+        if state.best is not None and score < state.best["score"]:
+            return
+        state.best = {"score": score, "select_fitness": finite(select),
+                      "search_fitness": search_fit, "experiment": state.experiment,
+                      "program": candidate.to_json(),
+                      "individuals": state.total_individuals, "elapsed": round(self.elapsed(), 3)}
+        self.run_dir.save_best(self.best_program())
+        self.run_dir.save_json(self.run_dir.lineage_path,
+                               state.lineages[i].chain_json(islands.member_id(i, slot)))
+
+    def solved(self) -> bool:
+        sufficient = self.cfg.experiment["sufficient_fitness"]
+        return sufficient is not None and self.state.best["score"] > sufficient
+
+    def best_program(self) -> Program:
+        """The run's best with what best_program.json says about it."""
+        best = self.state.best
+        program = from_json(dict(best["program"]))
+        meta = {"config_name": self.state.config_name, "seed": self.state.seed,
+                "experiment": best["experiment"], "search_fitness": best["search_fitness"],
+                "select_fitness": best["select_fitness"], "individuals": best["individuals"],
+                "found_at_seconds": best["elapsed"], "task": _task_summary(self.cfg.search_tasks)}
+        if "final_fitness" in best:
+            meta["final_fitness"] = best["final_fitness"]
+        mode = task_mode(self.cfg.search_tasks[0].eval_type)
+        meta["canonical_hash"] = f"{canonical_hash(program, mode):016x}"
+        return Program(program.setup, program.predict, program.learn, program.memory, meta)
+
+    def final(self) -> tuple[float | None, Program | None]:
+        """The run's best scored on the final tasks (None without them), and saved."""
+        final = None
+        if self.final_tasks and self.state.best is not None:
+            final, _ = E.evaluate_on_tasks(self.best_program(), self.final_tasks,
+                                           seed=self.draw(), engine_name=self.engine,
+                                           max_abs_error=self.cfg.evolution["max_abs_error"])
+            self.state.best["final_fitness"] = final
+        program = self.best_program() if self.state.best else None
+        if program is not None:
+            self.run_dir.save_best(program)
+        return final, program
+
+
+def finite(x):
+    """A number for JSON: None for a missing or non-finite one."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _task_summary(specs) -> str:
+    parts = [f"{s.num_tasks}x {s.type} (F={s.features}, {s.num_train_examples} train / "
+             f"{s.num_valid_examples} valid)" for s in specs]
+    return "; ".join(parts)
