@@ -2,23 +2,38 @@
 
 The public API: the op table, programs and their JSON form, the canonical form and hash,
 and ``run`` to execute a program on data with the ``interp``, ``compiled`` or ``auto`` engine.
+
+The names are imported when first used: ``import azcompile`` itself loads neither numba nor
+numpy, so a program (``azc``) can set up its signal handling before those seconds.
 """
-from .jit_cache import guard_numba_cache
+from __future__ import annotations
 
-guard_numba_cache()  # before any numba function loads its cache
-
-# The imports below come after the guard on purpose.
-from .engine import ACCURACY, MULTICLASS, RMS_ERROR, RunResult, run  # noqa: E402
-from .jit_cache import KernelCache, default_cache_dir  # noqa: E402
-from .liveness import (SCALAR_TASK, VECTOR_TASK, canonical, canonical_hash,  # noqa: E402
-                       dead_code_eliminated)
-from .ops import OPS, Op, lookup  # noqa: E402
-from .program import Instruction, Memory, Program, ProgramError, load, loads  # noqa: E402
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ACCURACY", "MULTICLASS", "RMS_ERROR", "RunResult", "run", "KernelCache", "default_cache_dir",
-    "SCALAR_TASK", "VECTOR_TASK", "canonical", "canonical_hash", "dead_code_eliminated",
-    "OPS", "Op", "lookup", "Instruction", "Memory", "Program", "ProgramError", "load", "loads",
-]
+# Public name -> the module that defines it.
+_PUBLIC = {
+    "ACCURACY": "engine", "MULTICLASS": "engine", "RMS_ERROR": "engine", "RunResult": "engine",
+    "run": "engine", "KernelCache": "jit_cache", "default_cache_dir": "jit_cache",
+    "SCALAR_TASK": "liveness", "VECTOR_TASK": "liveness", "canonical": "liveness",
+    "canonical_hash": "liveness", "dead_code_eliminated": "liveness",
+    "OPS": "ops", "Op": "ops", "lookup": "ops",
+    "Instruction": "program", "Memory": "program", "Program": "program",
+    "ProgramError": "program", "load": "program", "loads": "program",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'azcompile' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value      # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from numba import literally, njit
 
+from . import numba_cache  # noqa: F401  (numba's cache folder before our functions)
 from . import ops, reference_programs
 from ._interp_kernel import evaluate_task
 from .engine import RMS_ERROR, call_literal

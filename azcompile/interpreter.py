@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import literally, njit
 
+from . import numba_cache  # noqa: F401  (numba's cache folder before our functions)
 from ._interp_kernel import evaluate_task
 
 

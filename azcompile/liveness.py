@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from . import numba_cache  # noqa: F401  (numba's cache folder before our functions)
 from .ops import OP_ARRAYS
 from .program import MAX_REGISTERS
 from .rng import mix64

@@ -20,6 +20,8 @@ import sys
 import numpy as np
 from numba import njit
 
+from . import numba_cache  # noqa: F401  (numba's cache folder before our functions)
+
 # ---- the draws: one source for the kernels and the exported module --------------------------
 # Plain Python between the two markers below.  numba jits these functions for the kernels
 # (further down), and ``py_rng_source`` copies their text into every exported module, so the

@@ -2,11 +2,6 @@
 
 ``data`` (tasks and the data they come from) <- ``engine`` (evaluation, mutation, islands)
 <- ``run`` (a search run: config, experiment, run directory, checkpoints) <- ``cli`` (the
-``azc`` command).  A room imports only from the rooms before it.
+``azc`` command).  A room imports only from the rooms before it.  Importing the package
+imports nothing (no numba): ``azc`` sets up its Ctrl-C handling first.
 """
-from pathlib import Path
-
-from azcompile.jit_cache import guard_numba_cache
-
-# Our numba functions inline azcompile's: their cache folder is fingerprinted by both sources.
-guard_numba_cache(Path(__file__).resolve().parent)

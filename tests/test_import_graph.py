@@ -63,3 +63,10 @@ def test_an_import_of_a_module_that_does_not_exist_fails_the_check(sources):
     changed = _with_line(sources, "azcompile.ops", "from .nowhere import parse")
     assert set(missing_imports(changed)) - set(missing_imports(sources)) == \
         {"azcompile.ops: azcompile.nowhere"}
+
+
+def test_a_template_that_imports_the_search_fails_the_check(tmp_path):
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "kernel.py.tmpl").write_text(
+        "from azcompile.rng import stream_base\nfrom azcompile.search.engine import fec\n")
+    assert template_imports(tmp_path) == ["kernel.py.tmpl: from azcompile.search.engine import fec"]

@@ -39,6 +39,7 @@ from azcompile.export import export_program
 from azcompile.program import Memory
 from azcompile.reference_programs import neural_net
 
+from .. import numba_cache  # noqa: F401  (numba's cache folder before our functions)
 from ..run.config import bundled_examples
 
 def _example(name: str, workdir: Path, edit=None) -> Path:

@@ -31,6 +31,7 @@ from azcompile.liveness import canonicalize, feature_dependent
 from azcompile.ops import OP_ARRAYS
 from azcompile.rng import mix64, next_u64
 
+from .. import numba_cache  # noqa: F401  (numba's cache folder before our functions)
 from ..data.tasks import stack
 from . import fec
 from .profile import P_CANONICAL, P_EVALUATION, cycles, new_profile

@@ -19,6 +19,7 @@ from numba import literally, njit
 
 from azcompile.rng import next_int
 
+from .. import numba_cache  # noqa: F401  (numba's cache folder before our functions)
 from .evaluator import evaluate_program
 from .mutator import NOT_MUTATED, RANDOMIZE_ALGORITHM, mutate, randomize_program
 from .profile import P_LOOP, P_MUTATION, cycles

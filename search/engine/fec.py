@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .. import numba_cache  # noqa: F401  (numba's cache folder before our functions)
+
 from azcompile.rng import mix64
 
 FEC_SEED = 235732282          # the reference re-seeds the FEC random stream with this

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from .. import numba_cache  # noqa: F401  (numba's cache folder before our functions)
+
 from azcompile.ops import DATA_KIND_CODE, OP_ARRAYS, lookup
 from azcompile.rng import next_float, next_gaussian, next_int, next_u64
 

@@ -21,6 +21,8 @@ import time
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+
+from .. import numba_cache  # noqa: F401  (numba's cache folder before our functions)
 from numba.core import cgutils
 from numba.extending import intrinsic
 

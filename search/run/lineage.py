@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .. import numba_cache  # noqa: F401  (numba's cache folder before our functions)
 from ..engine.mutator import MUTATION_LABELS
 
 _FIELDS = ("ids", "parents", "mutations", "fitness", "parent_fitness")
