@@ -18,3 +18,8 @@ def readme_linear_regression(lr=0.001, *, memory=README_MEMORY, setup=(), predic
         setup=instructions([("SCALAR_CONST_SET_OP", 0, 0, 2, (lr, 0, 0, 0)), *setup]),
         predict=instructions([("VECTOR_INNER_PRODUCT_OP", 0, 1, 1), *predict]),
         learn=instructions([*README_LEARN, *learn]), memory=memory, meta=meta or {})
+
+
+# The metadata a search writes with its best program (for tests of what exports show).
+RUN_META = {"task": "linear_regression", "config_name": "demo", "select_fitness": 0.9999,
+            "final_fitness": 0.9998, "seed": 7, "generation": 1234, "found_at_seconds": 56.7}

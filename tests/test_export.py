@@ -31,6 +31,7 @@ from azcompile.export import ExportError, export_program, prune_module
 from azcompile.program import (FIRST_OUT, Instruction, Memory, Program, ProgramError,
                                instructions, loads)
 from azcompile.program import load as load_program
+from programs import RUN_META, readme_linear_regression
 from azcompile.search.data.synthetic import linear_task, nonlinear_task
 
 EVAL = {"rms_error": RMS_ERROR, "accuracy": ACCURACY, "multiclass": MULTICLASS}
@@ -41,14 +42,7 @@ K = 3  # classes of the multiclass cases
 
 def linear_regression() -> Program:
     """The README's program: SGD on a linear model, learning rate 0.001."""
-    return Program(
-        setup=instructions([("SCALAR_CONST_SET_OP", 0, 0, 2, (0.001, 0, 0, 0))]),
-        predict=instructions([("VECTOR_INNER_PRODUCT_OP", 0, 1, 1)]),
-        learn=instructions([("SCALAR_DIFF_OP", 0, 1, 3), ("SCALAR_PRODUCT_OP", 3, 2, 3),
-                            ("SCALAR_VECTOR_PRODUCT_OP", 3, 0, 2), ("VECTOR_SUM_OP", 1, 2, 1)]),
-        memory=Memory(4, 3, 1, 4),
-        meta={"task": "linear_regression", "config_name": "demo", "select_fitness": 0.9999,
-              "final_fitness": 0.9998, "seed": 7, "generation": 1234, "found_at_seconds": 56.7})
+    return readme_linear_regression(meta=dict(RUN_META))
 
 
 def neural_net(features: int = 4) -> Program:

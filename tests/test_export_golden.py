@@ -21,6 +21,7 @@ from azcompile import ops, reference_programs
 from azcompile.export import export_program
 from azcompile.program import Memory, Program, ProgramError, instructions, loads
 from azcompile.program import load as load_program
+from tests.programs import RUN_META, readme_linear_regression
 from tests.random_programs import random_instruction
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "export_golden.json.xz"
@@ -30,15 +31,8 @@ K = 3  # classes of the multiclass exports
 
 
 def _linear_regression() -> Program:
-    """The README's program (tests/test_export.py's linear_regression, frozen here)."""
-    return Program(
-        setup=instructions([("SCALAR_CONST_SET_OP", 0, 0, 2, (0.001, 0, 0, 0))]),
-        predict=instructions([("VECTOR_INNER_PRODUCT_OP", 0, 1, 1)]),
-        learn=instructions([("SCALAR_DIFF_OP", 0, 1, 3), ("SCALAR_PRODUCT_OP", 3, 2, 3),
-                            ("SCALAR_VECTOR_PRODUCT_OP", 3, 0, 2), ("VECTOR_SUM_OP", 1, 2, 1)]),
-        memory=Memory(4, 3, 1, 4),
-        meta={"task": "linear_regression", "config_name": "demo", "select_fitness": 0.9999,
-              "final_fitness": 0.9998, "seed": 7, "generation": 1234, "found_at_seconds": 56.7})
+    """The README's program, with a run's metadata."""
+    return readme_linear_regression(meta=dict(RUN_META))
 
 
 def _random_program(gen, eval_type: str) -> Program:

@@ -13,17 +13,13 @@ import pytest
 
 from azcompile import ops
 from azcompile.program import (FORMAT_NAME, FORMAT_VERSION, Instruction, Memory, Program,
-                               ProgramError, from_json, instructions, load, loads)
+                               ProgramError, from_json, load, loads)
+from programs import readme_linear_regression
 
 
 def linear_regression(lr=0.001):
     """The reference README's hand-written linear regression."""
-    return Program(
-        setup=instructions([("SCALAR_CONST_SET_OP", 0, 0, 2, (lr, 0, 0, 0))]),
-        predict=instructions([("VECTOR_INNER_PRODUCT_OP", 0, 1, 1)]),
-        learn=instructions([("SCALAR_DIFF_OP", 0, 1, 3), ("SCALAR_PRODUCT_OP", 3, 2, 3),
-                            ("SCALAR_VECTOR_PRODUCT_OP", 3, 0, 2), ("VECTOR_SUM_OP", 1, 2, 1)]),
-        memory=Memory(4, 3, 1, 4), meta={"task": "linear", "fitness": 0.99, "tags": ["demo"]})
+    return readme_linear_regression(lr, meta={"task": "linear", "fitness": 0.99, "tags": ["demo"]})
 
 
 def every_op_program():
