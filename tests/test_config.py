@@ -13,6 +13,7 @@ import pytest
 
 from azcompile.search.run import config
 from azcompile.search.run.config import ConfigError, load, parse
+from configs import SMALL_SEARCH
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "tests" / "data").glob("*.toml")) + sorted((ROOT / "examples").glob("*.toml"))
@@ -20,26 +21,7 @@ SHIPPED = sorted((ROOT / "tests" / "data").glob("*.toml")) + sorted((ROOT / "exa
 GOOD = """\
 name = "unit_config"
 
-[memory]
-scalars = 4
-vectors = 3
-matrices = 1
-
-[ops]
-setup = ["SCALAR_CONST_SET_OP"]
-predict = ["VECTOR_INNER_PRODUCT_OP"]
-learn = ["SCALAR_DIFF_OP", "SCALAR_PRODUCT_OP", "SCALAR_VECTOR_PRODUCT_OP", "VECTOR_SUM_OP"]
-
-[sizes]
-setup_init = 1
-predict_init = 1
-learn_init = 4
-
-[evolution]
-population_size = 10
-tournament_size = 3
-initial_population = "random"
-mutate_prob = 0.9
+""" + SMALL_SEARCH + """mutate_prob = 0.9
 mutations = ["alter_param", "randomize_instruction"]
 max_train_steps = 10_000
 

@@ -34,6 +34,7 @@ from azcompile.program import ProgramError
 from azcompile.search.data.datafiles import MAX_ARRAY_BYTES, DatasetError
 from azcompile.search.data.dataset_tasks import projected_binary_task
 from azcompile.search.data.sources import load_source
+from configs import SMALL_SEARCH
 
 
 @dataclass(frozen=True)
@@ -533,26 +534,7 @@ def test_hostile_program_file_is_one_error_line(case, tmp_path):
 CONFIG = """\
 name = "hostile"
 
-[memory]
-scalars = 4
-vectors = 3
-matrices = 1
-
-[ops]
-setup = ["SCALAR_CONST_SET_OP"]
-predict = ["VECTOR_INNER_PRODUCT_OP"]
-learn = ["SCALAR_DIFF_OP", "SCALAR_PRODUCT_OP", "SCALAR_VECTOR_PRODUCT_OP", "VECTOR_SUM_OP"]
-
-[sizes]
-setup_init = 1
-predict_init = 1
-learn_init = 4
-
-[evolution]
-population_size = 10
-tournament_size = 3
-initial_population = "random"
-mutations = ["alter_param", "randomize_instruction"]
+""" + SMALL_SEARCH + """mutations = ["alter_param", "randomize_instruction"]
 max_train_steps = 100_000
 
 [[search_tasks]]
