@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from azcompile.search.engine.island import Island
-from azcompile.search.engine.islands import IslandProtocol
+from azcompile.search.engine.island_protocol import IslandProtocol
 from azcompile.search.run import checkpoint as ckpt
 from azcompile.search.run import config as config_mod
 from azcompile.search.run.archipelago import Archipelago

@@ -1,6 +1,6 @@
 """One island: a population with its caches and random stream, and the numba calls that
 advance it.  A single-process search is one island; ``--workers N`` runs N of them.
-``Island`` implements ``engine.islands.IslandProtocol`` in this process."""
+``Island`` implements ``engine.island_protocol.IslandProtocol`` in this process."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,7 +19,7 @@ _CACHE_FIELDS = ("keys", "values", "hits", "prev", "next", "chain", "heads", "st
 
 
 class Island:
-    """An island in this process (``engine.islands.IslandProtocol``)."""
+    """An island in this process (``engine.island_protocol.IslandProtocol``)."""
 
     def __init__(self, cfg, mutator, init_program, tasks, settings: E.EvalSettings, seed: int,
                  batch_size: int):
@@ -76,7 +76,7 @@ class Island:
             self.ecfg, self.fcfg, self.stats, self.rng, self.log.arrays(),
             self.memory.scalars, self.memory.vectors, self.memory.matrices, self.memory.features)))
 
-    # --- engine.islands.IslandProtocol ----------------------------------------------------
+    # --- engine.island_protocol.IslandProtocol ----------------------------------------------------
     # In this process a step is done when it is started: there is nothing to wait for.
     def start_initialize(self, count: int) -> None:
         self.initialize(count)

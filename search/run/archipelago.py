@@ -1,7 +1,7 @@
 """The islands of one experiment, driven together: steps, migration, the best member, and
 statistics over all of them.
 
-Islands are only reached through ``engine.islands.IslandProtocol``; every step is "start it
+Islands are only reached through ``engine.island_protocol.IslandProtocol``; every step is "start it
 on all islands, then finish all", so islands that run elsewhere work in parallel.  All
 islands take the same steps, so they stay at the same point of their sweep (the first
 island speaks for all).
@@ -16,7 +16,7 @@ from azcompile.program import Program
 from azcompile.rng import next_int
 
 from ..engine import evaluator as E
-from ..engine.islands import IslandProtocol
+from ..engine.island_protocol import IslandProtocol
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Callable
 
 from ..data.tasks import randomized_seeds
 from ..engine import evaluator as E
-from ..engine.islands import IslandMaker
+from ..engine.island_protocol import IslandMaker
 from ..engine.profile import WallClock
 from . import config as config_mod
 from .archipelago import Archipelago

@@ -77,7 +77,7 @@ class IslandKit:
 
 
 class LocalIslands:
-    """``engine.islands.IslandMaker`` for islands in this process: new ones per experiment."""
+    """``engine.island_protocol.IslandMaker`` for islands in this process: new ones per experiment."""
 
     def __init__(self, kit: IslandKit):
         self.kit = kit

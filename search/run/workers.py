@@ -107,7 +107,7 @@ class _MirrorLog:
 
 
 class RemoteIsland:
-    """An Island in its own process (``engine.islands.IslandProtocol``): the attributes
+    """An Island in its own process (``engine.island_protocol.IslandProtocol``): the attributes
     mirror the remote island's after every command, programs are fetched on demand."""
 
     _context = mp.get_context("spawn")
@@ -154,7 +154,7 @@ class RemoteIsland:
         self.ids = sync["ids"]
         self.log = _MirrorLog(sync["log"])
 
-    # --- engine.islands.IslandProtocol --------------------------------------------------------
+    # --- engine.island_protocol.IslandProtocol --------------------------------------------------------
     def start_initialize(self, count: int) -> None:
         self._start("initialize", count)
 
@@ -201,7 +201,7 @@ class RemoteIsland:
 
 
 class ProcessIslands:
-    """``engine.islands.IslandMaker`` for islands in worker processes.  The processes are
+    """``engine.island_protocol.IslandMaker`` for islands in worker processes.  The processes are
     kept from one experiment to the next (a reset instead of a re-spawn and a reload)."""
 
     def __init__(self, cfg):
