@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from azcompile.engine import RMS_ERROR
+from azcompile.eval_type import EvalType
 
 # Seed offsets of the reference (task_util.h).
 LINEAR_DATA_OFFSET = 939723201
@@ -39,7 +39,7 @@ class Task:
     y_train: np.ndarray
     x_valid: np.ndarray
     y_valid: np.ndarray
-    eval_type: int = RMS_ERROR
+    eval_type: int = int(EvalType.RMS_ERROR)
     num_classes: int = 0
     epochs: int = 1
     data_seed: int = 0
@@ -101,7 +101,8 @@ def linear_task(features, n_train, n_valid, data_seed, param_seed, epochs=1, **_
     """scalar_linear_regression_task: label = w . x with w ~ N(0, 1), no noise, no bias."""
     xtr, xva = _gaussian_features(_rng(data_seed, LINEAR_DATA_OFFSET), n_train, n_valid, features)
     w = _rng(param_seed, LINEAR_PARAM_OFFSET).standard_normal(features)
-    return Task(f"linear(d{data_seed},p{param_seed})", xtr, xtr @ w, xva, xva @ w, RMS_ERROR,
+    return Task(f"linear(d{data_seed},p{param_seed})", xtr, xtr @ w, xva, xva @ w,
+                int(EvalType.RMS_ERROR),
                 epochs=epochs, data_seed=data_seed, param_seed=param_seed, info={"weights": w})
 
 
@@ -122,11 +123,12 @@ def nonlinear_task(features, n_train, n_valid, data_seed, param_seed, epochs=1, 
         return np.maximum(x @ W.T, 0.0) @ u
 
     return Task(f"nonlinear(d{data_seed},p{param_seed})", xtr, label(xtr), xva, label(xva),
-                RMS_ERROR, epochs=epochs, data_seed=data_seed, param_seed=param_seed)
+                int(EvalType.RMS_ERROR), epochs=epochs, data_seed=data_seed, param_seed=param_seed)
 
 
 def _constant_task(value_fn, name):
-    def make(features, n_train, n_valid, data_seed, param_seed, epochs=1, eval_type=RMS_ERROR, **_):
+    def make(features, n_train, n_valid, data_seed, param_seed, epochs=1,
+             eval_type=int(EvalType.RMS_ERROR), **_):
         xtr = np.array([[value_fn(k)] * features for k in range(n_train)], dtype=np.float64)
         xva = np.array([[value_fn(k)] * features for k in range(n_valid)], dtype=np.float64)
         return Task(name, xtr, xtr[:, 0].copy(), xva, xva[:, 0].copy(), eval_type, epochs=epochs,
@@ -144,8 +146,8 @@ TASK_TYPES: dict[str, Callable[..., Task]] = {
 }
 # Eval types each built-in task type allows (the reference checks this too).
 TASK_EVAL_TYPES = {
-    "scalar_linear_regression": (RMS_ERROR,),
-    "scalar_2layer_nn_regression": (RMS_ERROR,),
+    "scalar_linear_regression": (int(EvalType.RMS_ERROR),),
+    "scalar_2layer_nn_regression": (int(EvalType.RMS_ERROR),),
 }
 
 
@@ -159,7 +161,7 @@ class TaskSpec:
     num_valid_examples: int
     num_tasks: int = 1
     num_train_epochs: int = 1
-    eval_type: int = RMS_ERROR
+    eval_type: int = int(EvalType.RMS_ERROR)
     data_seeds: tuple = ()
     param_seeds: tuple = ()
     options: dict = field(default_factory=dict)   # type-specific fields (dataset, classes, ...)
