@@ -52,6 +52,7 @@ H_VALUE, H_FILLED, H_POS, H_SINCE, H_HEADER = range(5)
 FEC_ERRORS = 100     # errors of each kind the FEC probe may record (the reference's cap)
 
 _COST = OP_ARRAYS["cost"]
+_RANDOM = OP_ARRAYS["is_random"]
 
 # ---- the bundles the search kernels take (named tuples: numba reads fields by name) -----
 
@@ -135,6 +136,15 @@ def _run_task(program, evaluation, t, n_steps, n_valid, n_record, seed, F):
                     tasks.num_classes[t])
     run = RunSettings(n_steps, n_valid, evaluation.settings.max_abs_error, seed, n_record)
     return evaluate_task(program, task, run, ws.registers, ws.record, F)
+
+
+@njit(cache=True)
+def _has_random_op(code, size):
+    for c in range(3):
+        for i in range(size[c]):
+            if _RANDOM[code[c, i, 0]]:
+                return True
+    return False
 
 
 @njit(cache=True)
@@ -246,9 +256,7 @@ def evaluate_program(code, data, size, evaluation, F):
                                   settings.scalars, settings.vectors, settings.matrices,
                                   settings.task_mode),
                      code, size, tasks, settings)
-    # In a canonical program every instruction is live.
-    stream = stream_ids(canon.code, canon.size, np.ones(canon.code.shape[:2], dtype=np.bool_))
-    noisy = stream.max() >= 0
+    noisy = _has_random_op(canon.code, canon.size)
     # Without FEC the reference evaluates every child afresh, so a program with random ops
     # gets new random numbers each time (quirk 8): only deterministic programs may answer from
     # the cache then.  With FEC a repeat is an FEC hit in the reference: the cache answers,
@@ -267,6 +275,8 @@ def evaluate_program(code, data, size, evaluation, F):
     stats[S_CANON_MISSES] += 1
     t1 = cycles()
     prof[P_CANONICAL] += t1 - t0
+    # In a canonical program every instruction is live.
+    stream = stream_ids(canon.code, canon.size, np.ones(canon.code.shape[:2], dtype=np.bool_))
     program = ProgramArrays(canon.code, canon.data, stream, canon.size)
     fitness = _evaluate_miss(code, size, program, evaluation, h, cacheable, F)
     prof[P_EVALUATION] += cycles() - t1

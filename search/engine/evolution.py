@@ -105,28 +105,6 @@ def _log_child(log, k, child_id, parent_id, kind, fit, parent_fit, child):
         counts[1] = j + 1
 
 
-@njit(cache=True, inline="always")
-def _make_child(pop, breeding, rng):
-    """Build the next child in ``breeding.child``; returns (parent id, parent fitness,
-    mutation kind)."""
-    child, mut = breeding.child, breeding.mutator
-    ccode, cdata, csize = child.code, child.data, child.size
-    # The child buffer is copied whole (rows past the sizes included), so rows left from
-    # the previous child never reach the population: its arrays are then a function of
-    # the checkpointed state alone, and a resumed run stays identical bit for bit.
-    csize[:] = ccode.shape[1]
-    if breeding.strategy == EVOLUTION:
-        parent = tournament(pop.fitness, breeding.tournament_size, rng)
-        _copy_program(pop.code[parent], pop.data[parent], pop.size[parent], ccode, cdata, csize)
-        kind = mutate(rng, ccode, cdata, csize, mut.ops, mut.n_ops, mut.types, mut.size_min,
-                      mut.size_max, mut.memory, breeding.mutate_prob)
-        return pop.ids[parent], pop.fitness[parent], kind
-    initial = breeding.initial
-    _copy_program(initial.code, initial.data, initial.size, ccode, cdata, csize)
-    randomize_program(rng, ccode, cdata, csize, mut.ops, mut.n_ops, mut.memory)
-    return -1, 0.0, RANDOMIZE_ALGORITHM
-
-
 @njit(cache=True)
 def evolve(pop, n_children, cursor, next_id, breeding, evaluation, log, F):
     """Make ``n_children`` children from slot ``cursor`` on; returns the next cursor.
@@ -134,22 +112,47 @@ def evolve(pop, n_children, cursor, next_id, breeding, evaluation, log, F):
     ``pop`` is population.PopulationArrays, ``evaluation`` an evaluator.Evaluation, ``log``
     LogArrays; ``next_id`` is a one-element array holding the next individual id.
     """
-    child = breeding.child
-    P = pop.fitness.shape[0]
-    profile = evaluation.workspace.profile
+    # Fields are read once, before the loop: reading an array out of a bundle inside it
+    # costs reference-count updates per child (measured: ~0.4 us of ~30 us).
+    code, data, size, fitness = pop.code, pop.data, pop.size, pop.fitness
+    ids, parents, mutations = pop.ids, pop.parents, pop.mutations
+    child, initial, mut = breeding.child, breeding.initial, breeding.mutator
+    ccode, cdata, csize = child.code, child.data, child.size
+    ops, n_ops, types, memory = mut.ops, mut.n_ops, mut.types, mut.memory
+    size_min, size_max = mut.size_min, mut.size_max
+    strategy, T, mutate_prob = breeding.strategy, breeding.tournament_size, breeding.mutate_prob
+    rng, profile = evaluation.rng, evaluation.workspace.profile
+    P = fitness.shape[0]
     log.counts[:] = 0
     loop_start = cycles()
     for k in range(n_children):
         i = cursor
         t0 = cycles()
-        parent_id, parent_fit, kind = _make_child(pop, breeding, evaluation.rng)
+        # The child buffer is copied whole (rows past the sizes included), so rows left from
+        # the previous child never reach the population: its arrays are then a function of
+        # the checkpointed state alone, and a resumed run stays identical bit for bit.
+        if strategy == EVOLUTION:
+            parent = tournament(fitness, T, rng)
+            csize[:] = ccode.shape[1]
+            _copy_program(code[parent], data[parent], size[parent], ccode, cdata, csize)
+            parent_id = ids[parent]
+            parent_fit = fitness[parent]
+            kind = mutate(rng, ccode, cdata, csize, ops, n_ops, types, size_min, size_max,
+                          memory, mutate_prob)
+        else:
+            csize[:] = ccode.shape[1]
+            _copy_program(initial.code, initial.data, initial.size, ccode, cdata, csize)
+            randomize_program(rng, ccode, cdata, csize, ops, n_ops, memory)
+            parent_id = -1
+            parent_fit = 0.0
+            kind = RANDOMIZE_ALGORITHM
         profile[P_MUTATION] += cycles() - t0
-        f = evaluate_program(child.code, child.data, child.size, evaluation, F)
-        _copy_program(child.code, child.data, child.size, pop.code[i], pop.data[i], pop.size[i])
-        pop.fitness[i] = f
-        pop.ids[i] = next_id[0]
-        pop.parents[i] = parent_id
-        pop.mutations[i] = kind
+        f = evaluate_program(ccode, cdata, csize, evaluation, F)
+        _copy_program(ccode, cdata, csize, code[i], data[i], size[i])
+        fitness[i] = f
+        ids[i] = next_id[0]
+        parents[i] = parent_id
+        mutations[i] = kind
         _log_child(log, k, next_id[0], parent_id, kind, f, parent_fit, child)
         next_id[0] += 1
         cursor = (cursor + 1) % P
