@@ -127,15 +127,21 @@ def _combine(values, how):
     return total / values.shape[0]
 
 
+# The kernels below read the arrays they need straight out of the bundles, never a whole
+# sub-bundle into a variable: each array read out of a bundle costs a reference-count update
+# that numba removes only when the variable dies in the same block (measured in the demo's
+# profile: whole sub-bundles in evaluate_program alone cost ~0.3 us per child, 1%).
+
 @njit(cache=True)
 def _run_task(program, evaluation, t, n_steps, n_valid, n_record, seed, F):
     """One executor run of ``program`` (the canonical form, with stream ids) on task ``t``."""
-    tasks, ws = evaluation.tasks, evaluation.workspace
+    tasks = evaluation.tasks
     task = TaskData(tasks.x_train[t], tasks.y_train[t], tasks.order[t], tasks.n_train[t],
                     tasks.x_valid[t], tasks.y_valid[t], tasks.n_valid[t], tasks.eval_type[t],
                     tasks.num_classes[t])
     run = RunSettings(n_steps, n_valid, evaluation.settings.max_abs_error, seed, n_record)
-    return evaluate_task(program, task, run, ws.registers, ws.record, F)
+    return evaluate_task(program, task, run, evaluation.workspace.registers,
+                         evaluation.workspace.record, F)
 
 
 @njit(cache=True)
@@ -148,7 +154,7 @@ def _has_random_op(code, size):
 
 
 @njit(cache=True)
-def _fitness_key(h, code, size, tasks, settings):
+def _fitness_key(h, code, size, max_steps, settings):
     """The fitness-cache key: the canonical hash and, with a train budget, which tasks the
     budget refuses.  The budget counts every instruction, dead code included (as the
     reference does), so two programs with one canonical form can get different fitness."""
@@ -156,8 +162,8 @@ def _fitness_key(h, code, size, tasks, settings):
         return h
     costs = _program_costs(code, size)
     key = mix64(h ^ np.uint64(0xB0D6E7))
-    for t in range(tasks.max_steps.shape[0]):
-        refused = _budget_refuses(costs, tasks.max_steps[t], settings)
+    for t in range(max_steps.shape[0]):
+        refused = _budget_refuses(costs, max_steps[t], settings)
         key = mix64(key ^ np.uint64(2 * t + (1 if refused else 0)))
     return key
 
@@ -192,14 +198,17 @@ def _probe_and_budget(code, size, program, evaluation, F):
     """Steps 3-4 for every task: fill ``task_fitness`` where known, ``pending_steps`` (the
     train budget of a needed full run) and ``fec_keys`` (its FEC fingerprint).  Returns the
     number pending."""
-    tasks, ws, settings, stats = (evaluation.tasks, evaluation.workspace, evaluation.settings,
-                                  evaluation.stats)
-    fits, pending, keys, record = ws.task_fitness, ws.pending_steps, ws.fec_keys, ws.record
-    fec_cache = evaluation.caches.fec
+    settings, stats = evaluation.settings, evaluation.stats
+    max_steps, n_valid = evaluation.tasks.max_steps, evaluation.tasks.n_valid
+    fits, pending = evaluation.workspace.task_fitness, evaluation.workspace.pending_steps
+    keys, fec_cache = evaluation.workspace.fec_keys, evaluation.caches.fec
+    train_errors, valid_errors = (evaluation.workspace.record.train_errors,
+                                  evaluation.workspace.record.valid_errors)
+    counters = evaluation.workspace.record.counters
     costs = _program_costs(code, size)
     n_pending = 0
-    for t in range(tasks.max_steps.shape[0]):
-        n_steps = tasks.max_steps[t]
+    for t in range(max_steps.shape[0]):
+        n_steps = max_steps[t]
         pending[t] = 0
         fits[t] = 0.0
         if settings.budget and _budget_refuses(costs, n_steps, settings):
@@ -207,13 +216,11 @@ def _probe_and_budget(code, size, program, evaluation, F):
             continue                     # no training steps: fitness 0, as the reference
         if settings.fec:
             probe = min(settings.fec_train, n_steps)
-            _run_task(program, evaluation, t, probe, min(settings.fec_valid, tasks.n_valid[t]),
+            _run_task(program, evaluation, t, probe, min(settings.fec_valid, n_valid[t]),
                       FEC_ERRORS, np.uint64(fec.FEC_SEED), F)
             _charge(evaluation)
-            counters = record.counters
-            keys[t] = fec.fingerprint(record.train_errors, counters[TRAIN_ERRORS_RECORDED],
-                                      record.valid_errors, counters[VALID_ERRORS_RECORDED], t,
-                                      n_steps)
+            keys[t] = fec.fingerprint(train_errors, counters[TRAIN_ERRORS_RECORDED],
+                                      valid_errors, counters[VALID_ERRORS_RECORDED], t, n_steps)
             hit, cached = fec.lookup(fec_cache, keys[t], settings.fec_forget_every)
             if hit:
                 stats[S_FEC_HITS] += 1
@@ -229,13 +236,13 @@ def _probe_and_budget(code, size, program, evaluation, F):
 def _stage_one(program, evaluation, seed, F):
     """Hurdle stage 1: pending tasks train on a fraction of their budget.  Returns the
     combined estimate (known fitnesses for the other tasks)."""
-    tasks, ws, settings = evaluation.tasks, evaluation.workspace, evaluation.settings
-    pending = ws.pending_steps
-    estimate = ws.task_fitness.copy()
-    for t in range(tasks.max_steps.shape[0]):
+    settings, n_valid = evaluation.settings, evaluation.tasks.n_valid
+    pending = evaluation.workspace.pending_steps
+    estimate = evaluation.workspace.task_fitness.copy()
+    for t in range(pending.shape[0]):
         if pending[t] > 0:
             short = max(1, int(pending[t] * settings.hurdle_fraction))
-            estimate[t] = _run_task(program, evaluation, t, short, tasks.n_valid[t], 0, seed, F)
+            estimate[t] = _run_task(program, evaluation, t, short, n_valid[t], 0, seed, F)
             _charge(evaluation)
     guess = _combine(estimate, settings.combination)
     evaluation.stats[S_HURDLE_TESTS] += 1
@@ -247,16 +254,15 @@ def _stage_one(program, evaluation, seed, F):
 @njit(cache=True)
 def evaluate_program(code, data, size, evaluation, F):
     """Fitness of the array-encoded program (code, data, size) on all tasks."""
-    tasks, ws, settings, stats = (evaluation.tasks, evaluation.workspace, evaluation.settings,
-                                  evaluation.stats)
-    canon = ws.canonical
+    settings, stats = evaluation.settings, evaluation.stats
+    ccode, cdata = evaluation.workspace.canonical.code, evaluation.workspace.canonical.data
+    csize, max_steps = evaluation.workspace.canonical.size, evaluation.tasks.max_steps
     stats[S_INDIVIDUALS] += 1
-    prof, t0 = ws.profile, cycles()
-    h = _fitness_key(canonicalize(code, data, size, canon.code, canon.data, canon.size,
-                                  settings.scalars, settings.vectors, settings.matrices,
-                                  settings.task_mode),
-                     code, size, tasks, settings)
-    noisy = _has_random_op(canon.code, canon.size)
+    prof, t0 = evaluation.workspace.profile, cycles()
+    h = _fitness_key(canonicalize(code, data, size, ccode, cdata, csize, settings.scalars,
+                                  settings.vectors, settings.matrices, settings.task_mode),
+                     code, size, max_steps, settings)
+    noisy = _has_random_op(ccode, csize)
     # Without FEC the reference evaluates every child afresh, so a program with random ops
     # gets new random numbers each time (quirk 8): only deterministic programs may answer from
     # the cache then.  With FEC a repeat is an FEC hit in the reference: the cache answers,
@@ -268,16 +274,16 @@ def evaluate_program(code, data, size, evaluation, F):
         if found:
             prof[P_CANONICAL] += cycles() - t0
             stats[S_CANON_HITS] += 1
-            for t in range(tasks.max_steps.shape[0]):  # charge what the reference would:
-                full = tasks.max_steps[t]              # a probe or a run
+            for t in range(max_steps.shape[0]):  # charge what the reference would:
+                full = max_steps[t]              # a probe or a run
                 stats[S_TRAIN_STEPS] += min(settings.fec_train, full) if settings.fec else full
             return value
     stats[S_CANON_MISSES] += 1
     t1 = cycles()
     prof[P_CANONICAL] += t1 - t0
     # In a canonical program every instruction is live.
-    stream = stream_ids(canon.code, canon.size, np.ones(canon.code.shape[:2], dtype=np.bool_))
-    program = ProgramArrays(canon.code, canon.data, stream, canon.size)
+    stream = stream_ids(ccode, csize, np.ones(ccode.shape[:2], dtype=np.bool_))
+    program = ProgramArrays(ccode, cdata, stream, csize)
     fitness = _evaluate_miss(code, size, program, evaluation, h, cacheable, F)
     prof[P_EVALUATION] += cycles() - t1
     return fitness
@@ -288,10 +294,9 @@ def _evaluate_miss(code, size, program, evaluation, h, cacheable, F):
     """A canonical-cache miss: pre-filter, budget, FEC probe, hurdle, full evaluation.
     ``code``/``size`` are the program as evaluated (the budget counts its dead code),
     ``program`` its canonical form."""
-    tasks, ws, settings, stats = (evaluation.tasks, evaluation.workspace, evaluation.settings,
-                                  evaluation.stats)
-    fits, pending, keys = ws.task_fitness, ws.pending_steps, ws.fec_keys
-    canon_cache = evaluation.caches.canonical
+    settings, stats, n_valid = evaluation.settings, evaluation.stats, evaluation.tasks.n_valid
+    fits, pending = evaluation.workspace.task_fitness, evaluation.workspace.pending_steps
+    keys, canon_cache = evaluation.workspace.fec_keys, evaluation.caches.canonical
     if settings.prefilter and not feature_dependent(program.code, program.size, settings.scalars,
                                                     settings.vectors, settings.task_mode):
         stats[S_PREFILTERED] += 1
@@ -308,9 +313,9 @@ def _evaluate_miss(code, size, program, evaluation, h, cacheable, F):
             if cacheable:
                 fec.insert(canon_cache, h, guess)
             return guess
-    for t in range(tasks.max_steps.shape[0]):
+    for t in range(pending.shape[0]):
         if pending[t] > 0:
-            fits[t] = _run_task(program, evaluation, t, pending[t], tasks.n_valid[t], 0, seed, F)
+            fits[t] = _run_task(program, evaluation, t, pending[t], n_valid[t], 0, seed, F)
             _charge(evaluation)
             if settings.fec:
                 fec.insert(evaluation.caches.fec, keys[t], fits[t])
