@@ -33,10 +33,12 @@ from numba import literally, njit
 from . import numba_cache  # noqa: F401  (numba's cache folder before our functions)
 from . import ops, reference_programs
 from ._interp_kernel import evaluate_task
-from .engine import RMS_ERROR, call_literal
-from .interpreter import evaluate_task_literal, workspace
+from .engine import call_literal, interpreter_program
+from .eval_type import EvalType
+from .interpreter import evaluate_task_literal
 from .jit_cache import KernelCache
-from .liveness import SCALAR_TASK, canonical, live_instructions, stream_ids
+from .kernel_args import STEPS_DONE, RunSettings, TaskData, new_record, new_registers
+from .liveness import SCALAR_TASK, canonical
 from .program import FIRST_OUT, Instruction, Memory, Program
 
 
@@ -93,48 +95,36 @@ def task(F, n_train, n_valid=100, seed=0):
 
 
 def common_args(prog, data):
-    """evaluate_task's arguments after the program arrays (no prediction recording, as in a
-    search)."""
+    """evaluate_task's arguments after the program (no prediction recording, as in a
+    search): (task, run settings, registers, record, F)."""
     x, y, xv, yv = data
     mem = prog.memory
-    s, v, m, tv, tm = workspace(mem.scalars, mem.vectors, mem.matrices, mem.features)
-    empty = np.zeros(0)
-    return (x, y, np.arange(len(x), dtype=np.int32), len(x), len(x), xv, yv, len(xv), len(xv),
-            RMS_ERROR, 0, 100.0, np.uint64(1), s, v, m, tv, tm, 0, empty, empty,
-            np.zeros(3, dtype=np.int64), np.zeros((0, 1)), np.zeros((0, 1)), mem.features)
+    task = TaskData(x, y, np.arange(len(x), dtype=np.int32), len(x), xv, yv, len(xv),
+                    int(EvalType.RMS_ERROR), 0)
+    return (task, RunSettings(len(x), len(xv), 100.0, np.uint64(1), 0),
+            new_registers(mem.scalars, mem.vectors, mem.matrices, mem.features), new_record(),
+            mem.features)
 
 
 def program_args(prog):
-    code, data, size = prog.to_arrays()
-    mem = prog.memory
-    flags = live_instructions(code, size, mem.scalars, mem.vectors, SCALAR_TASK)
-    return code, data, stream_ids(code, size, flags), size
+    return interpreter_program(prog, SCALAR_TASK)
 
 
 @njit(cache=True, error_model="numpy")
-def interp_loop(reps, code, data, stream, size, xtr, ytr, order, n_unique, n_steps, xva, yva,
-                n_valid, n_valid_total, eval_type, K, max_abs_error, seed, s, v, m, tv, tm,
-                n_record, train_err, valid_err, counters, train_pred, valid_pred, F):
+def interp_loop(reps, program, task, run, registers, record, F):
     F = literally(F)
     total = 0.0
     for _ in range(reps):
-        total += evaluate_task(code, data, stream, size, xtr, ytr, order, n_unique, n_steps,
-                               xva, yva, n_valid, n_valid_total, eval_type, K, max_abs_error,
-                               seed, s, v, m, tv, tm, n_record, train_err, valid_err, counters,
-                               train_pred, valid_pred, F)
+        total += evaluate_task(program, task, run, registers, record, F)
     return total
 
 
 def compiled_loop(fn):
     @njit(error_model="numpy")
-    def loop(reps, xtr, ytr, order, n_unique, n_steps, xva, yva, n_valid, n_valid_total,
-             eval_type, K, max_abs_error, seed, s, v, m, tv, tm, n_record, train_err, valid_err,
-             counters, train_pred, valid_pred, F):
+    def loop(reps, task, run, registers, record, F):
         total = 0.0
         for _ in range(reps):
-            total += fn(xtr, ytr, order, n_unique, n_steps, xva, yva, n_valid, n_valid_total,
-                        eval_type, K, max_abs_error, seed, s, v, m, tv, tm, n_record, train_err,
-                        valid_err, counters, train_pred, valid_pred, F)
+            total += fn(None, task, run, registers, record, F)
         return total
     return loop
 
@@ -217,22 +207,25 @@ def _time_tiers(prog, module, data, target_s) -> dict:
     common = common_args(prog, data)
     pa = program_args(prog)
     loop = compiled_loop(module.evaluate_task)
+    interp_args = (pa,) + common
+    compiled_args = (None,) + common
     row = {
-        "interp_numba_us": per_call_us(lambda r: call_literal(interp_loop, (r,) + pa + common),
+        "interp_numba_us": per_call_us(lambda r: call_literal(interp_loop, (r,) + interp_args),
                                        target_s),
         "interp_python_us": per_call_us(
-            lambda r: [call_literal(evaluate_task_literal, pa + common) for _ in range(r)],
+            lambda r: [call_literal(evaluate_task_literal, interp_args) for _ in range(r)],
             target_s),
         "compiled_numba_us": per_call_us(lambda r: loop(r, *common), target_s),
         "compiled_python_us": per_call_us(
-            lambda r: [module.evaluate_task(*common) for _ in range(r)], target_s),
+            lambda r: [module.evaluate_task(*compiled_args) for _ in range(r)], target_s),
     }
-    fit_i = call_literal(evaluate_task_literal, pa + common)
-    fit_c = module.evaluate_task(*common)
+    fit_i = call_literal(evaluate_task_literal, interp_args)
+    fit_c = module.evaluate_task(*compiled_args)
     if not (fit_i == fit_c or (np.isnan(fit_i) and np.isnan(fit_c))):
         raise AssertionError(f"tiers disagree: interp {fit_i}, compiled {fit_c}")
     row["fitness"] = fit_i
-    row["steps_done"] = int(common[-4][2])
+    _task, _run, _registers, record, _F = common
+    row["steps_done"] = int(record.counters[STEPS_DONE])
     return row
 
 

@@ -7,9 +7,10 @@ Two renderings of the same op semantics:
 * a candidate kernel: the canonical program as straight-line code, one block per instruction
   with its addresses and constants as literals, under a comment showing the instruction.
 
-Both embed the evaluation loop from ``templates/driver.py.tmpl``.  Templates hold the shape of
-the code; ``azcompile.notation`` renders each op row (targets ``INTERPRETER`` and
-``CANDIDATE``); this module assembles the modules.  Only numbers and op-table text ever reach the
+Both define ``run_component(program, comp, registers, seed, call, F)`` and then embed the
+evaluation driver, the text of ``azcompile/driver.py`` as it stands, which calls it.  Templates
+hold the shape of the code; ``azcompile.notation`` renders each op row (targets ``INTERPRETER``
+and ``CANDIDATE``); this module assembles the modules.  Only numbers and op-table text ever reach the
 generated source (never strings from a program file).
 
 ``python -m azcompile.codegen`` rewrites the interpreter kernel after the op table changes.
@@ -37,9 +38,14 @@ def template_dir():
     """
     here = Path(__file__).resolve().parent
     for folder in (here / "templates", here.parent / "templates"):
-        if (folder / "driver.py.tmpl").is_file():
+        if (folder / "candidate.py.tmpl").is_file():
             return folder
     return None
+
+
+# Read as text, not imported: importing the driver on its own loads the interpreter kernel,
+# which the generator must be able to rewrite even when it is out of date.
+DRIVER_PATH = Path(__file__).with_name("driver.py")
 
 
 def template(name: str) -> string.Template:
@@ -71,16 +77,14 @@ def _dispatch() -> str:
     return indent("\n".join(lines), 8)
 
 
-def _driver(params: str, run_component: str) -> str:
-    return template("driver.py.tmpl").substitute(
-        PROGRAM_PARAMS=params, RUN_COMPONENT=indent(run_component, 8))
+def driver_source() -> str:
+    """The driver module's text, included unmodified after the module's ``run_component``."""
+    return DRIVER_PATH.read_text(encoding="utf-8")
 
 
 def interpreter_source() -> str:
-    driver = _driver("code, data, stream, size, ",
-                     "run_component(code[comp], data[comp], stream[comp], size[comp], "
-                     "s, v, m, tv, tm, seed, call, F)")
-    return notation.tidy(template("interpreter.py.tmpl").substitute(DISPATCH=_dispatch(), DRIVER=driver))
+    return notation.tidy(template("interpreter.py.tmpl").substitute(DISPATCH=_dispatch(),
+                                                                   DRIVER=driver_source()))
 
 
 def write_interpreter(path: Path = INTERP_KERNEL_PATH) -> bool:
@@ -114,13 +118,26 @@ def candidate_source(program, program_hash: int) -> str:
             f'@njit(cache=True, error_model="numpy", inline="always")\ndef {name}(s, v, m, tv, tm, seed, call):\n'
             f'    """{name.capitalize()}: {len(comp)} instruction(s)."""\n'
             + indent(body, 4))
-    driver = _driver("", "if comp == 0:\n    setup(s, v, m, tv, tm, seed, call)\n"
-                         "elif comp == 1:\n    predict(s, v, m, tv, tm, seed, call)\n"
-                         "else:\n    learn(s, v, m, tv, tm, seed, call)")
+    functions.append(_CANDIDATE_RUN_COMPONENT)
     listing = indent(program.listing(), 4)
     return notation.tidy(template("candidate.py.tmpl").substitute(
         HASH=f"{program_hash:016x}", LISTING=listing, F=features,
-        FUNCTIONS="\n\n\n".join(functions), DRIVER=driver))
+        FUNCTIONS="\n\n\n".join(functions), DRIVER=driver_source()))
+
+
+# The driver's entry into a compiled candidate: the program is built in (``program`` is None).
+_CANDIDATE_RUN_COMPONENT = '''\
+@njit(cache=True, error_model="numpy", inline="always")
+def run_component(program, comp, registers, seed, call, F):
+    """Run component ``comp`` (0 Setup, 1 Predict, 2 Learn) of the built-in program."""
+    s, v, m = registers.scalars, registers.vectors, registers.matrices
+    tv, tm = registers.vector_scratch, registers.matrix_scratch
+    if comp == 0:
+        setup(s, v, m, tv, tm, seed, call)
+    elif comp == 1:
+        predict(s, v, m, tv, tm, seed, call)
+    else:
+        learn(s, v, m, tv, tm, seed, call)'''
 
 
 def main(argv=None) -> int:

@@ -12,20 +12,26 @@ from dataclasses import dataclass
 import numpy as np
 from numba import typeof, types
 
+from . import eval_type as _eval_type
 from . import interpreter, jit_cache
-from .liveness import SCALAR_TASK, VECTOR_TASK, canonical, live_instructions, stream_ids
+from .eval_type import EvalType
+from .kernel_args import (STEPS_DONE, ProgramArrays, RunSettings, TaskData, new_record,
+                          new_registers)
+from .liveness import canonical, live_instructions, stream_ids
 
-RMS_ERROR = 1
-ACCURACY = 4
-MULTICLASS = 5
-EVAL_TYPES = {"rms_error": RMS_ERROR, "accuracy": ACCURACY, "multiclass": MULTICLASS}
+# Thin aliases of EvalType for callers not yet switched to it (the lead removes them).
+RMS_ERROR = int(EvalType.RMS_ERROR)
+ACCURACY = int(EvalType.ACCURACY)
+MULTICLASS = int(EvalType.MULTICLASS)
+EVAL_TYPES = _eval_type.by_name()
 ENGINES = ("interp", "compiled", "auto")
 # Instruction executions above which compiling (~0.3 s) pays for itself in ``auto``.
 AUTO_COMPILE_WORK = 50_000_000
 
 
 def task_mode(eval_type: int) -> int:
-    return VECTOR_TASK if eval_type == MULTICLASS else SCALAR_TASK
+    """Liveness's task mode (SCALAR_TASK / VECTOR_TASK) of an eval type code."""
+    return EvalType.of(eval_type).task_mode
 
 
 @dataclass
@@ -62,6 +68,8 @@ def call_literal(dispatcher, args):
 def _type_key(a):
     if isinstance(a, np.ndarray):
         return (a.dtype.str, a.ndim, a.flags.c_contiguous, a.flags.f_contiguous, a.flags.writeable)
+    if isinstance(a, tuple):    # a bundle: its type is that of its fields
+        return (type(a), tuple(map(_type_key, a)))
     return type(a)
 
 
@@ -79,8 +87,7 @@ def run(program, x_train, y_train, x_valid, y_valid, *, eval_type: int = RMS_ERR
     """Evaluate ``program`` on one task exactly as the search does, returning predictions."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    if eval_type not in EVAL_TYPES.values():
-        raise ValueError(f"eval_type must be one of {EVAL_TYPES} (by value), got {eval_type!r}")
+    eval_type = EvalType.of(eval_type)
     program.validate()  # the kernels index memory without bounds checks
     mem = program.memory
     xtr, xva = _as_f64("x_train", x_train, 2), _as_f64("x_valid", x_valid, 2)
@@ -92,7 +99,7 @@ def run(program, x_train, y_train, x_valid, y_valid, *, eval_type: int = RMS_ERR
         raise ValueError(f"labels and features disagree on the number of examples: x_train "
                          f"{xtr.shape[0]}, y_train {ytr.shape[0]}, x_valid {xva.shape[0]}, "
                          f"y_valid {yva.shape[0]}")
-    if eval_type == MULTICLASS:
+    if eval_type == EvalType.MULTICLASS:
         if mem.vectors < 3:
             raise ValueError("multi-class tasks need at least 3 vectors (v1 label, v2 prediction)")
         if not 1 <= num_classes <= F:
@@ -112,28 +119,35 @@ def run(program, x_train, y_train, x_valid, y_valid, *, eval_type: int = RMS_ERR
     n_steps = len(order) if train_steps is None else min(train_steps, len(order))
     if n_steps < 0:
         raise ValueError(f"train_steps must be >= 0, got {train_steps}")
-    outputs = num_classes if eval_type == MULTICLASS else 1
-    train_pred = np.full((n_steps, outputs), np.nan)
-    valid_pred = np.full((xva.shape[0], outputs), np.nan)
-    counters = np.zeros(3, dtype=np.int64)
-    errs = np.zeros(0)
-    s, v, m, tv, tm = interpreter.workspace(mem.scalars, mem.vectors, mem.matrices, F)
-    common = (xtr, ytr, order, n_unique, n_steps, xva, yva, xva.shape[0], xva.shape[0],
-              eval_type, num_classes, float(max_abs_error), np.uint64(seed % (1 << 64)),
-              s, v, m, tv, tm, 0, errs, errs, counters, train_pred, valid_pred, F)
-    mode = task_mode(eval_type)
+    outputs = num_classes if eval_type == EvalType.MULTICLASS else 1
+    n_valid = xva.shape[0]
+    task = TaskData(xtr, ytr, order, n_unique, xva, yva, n_valid, int(eval_type), num_classes)
+    settings = RunSettings(n_steps, n_valid, float(max_abs_error), np.uint64(seed % (1 << 64)), 0)
+    registers = new_registers(mem.scalars, mem.vectors, mem.matrices, F)
+    record = new_record(0, n_steps, n_valid, outputs)
+    mode = eval_type.task_mode
     chosen = engine
     if engine == "auto":
-        chosen = _auto_choice(program, mode, n_steps, xva.shape[0], epochs, cache)
+        chosen = _auto_choice(program, mode, n_steps, n_valid, epochs, cache)
     if chosen == "interp":
-        code, data, size = program.to_arrays()
-        stream = stream_ids(code, size, live_instructions(code, size, mem.scalars, mem.vectors, mode))
-        fitness = call_literal(interpreter.evaluate_task_literal, (code, data, stream, size) + common)
+        fitness = call_literal(interpreter.evaluate_task_literal, (
+            interpreter_program(program, mode), task, settings, registers, record, F))
     else:
         canon, h = canonical(program, mode)
         module = (cache or jit_cache.default_cache()).get(canon, h)
-        fitness = module.evaluate_task(*common)
-    return RunResult(float(fitness), train_pred[: counters[2]], valid_pred, int(counters[2]), chosen)
+        fitness = module.evaluate_task(None, task, settings, registers, record, F)
+    steps = int(record.counters[STEPS_DONE])
+    return RunResult(float(fitness), record.train_predictions[:steps], record.valid_predictions,
+                     steps, chosen)
+
+
+def interpreter_program(program, mode: int) -> ProgramArrays:
+    """The program as the interpreter runs it: its arrays, with random-op stream ids
+    numbered over the live instructions (what the canonical form would number)."""
+    code, data, size = program.to_arrays()
+    mem = program.memory
+    live = live_instructions(code, size, mem.scalars, mem.vectors, mode)
+    return ProgramArrays(code, data, stream_ids(code, size, live), size)
 
 
 def _auto_choice(program, mode, n_steps, n_valid, epochs, cache) -> str:

@@ -31,6 +31,7 @@ import numpy as np
 from . import codegen
 from .cache_dir import (CacheError, private_dir, scratch_dir, serve_sources, trust_numba_folder,
                         unwritable_message, warn_once)
+from .kernel_args import RunSettings, TaskData, new_record, new_registers
 
 ENV_VAR = "AZC_CACHE_DIR"
 _lock = threading.Lock()
@@ -194,11 +195,10 @@ def _warm_up(module, memory) -> None:
     F = memory.features
     x = np.zeros((1, F))
     y = np.zeros(1)
-    empty = np.zeros(0)
-    s, v, m = np.zeros(memory.scalars), np.zeros((memory.vectors, F)), np.zeros((memory.matrices, F, F))
-    module.evaluate_task(x, y, np.zeros(1, dtype=np.int32), 1, 0, x, y, 1, 1, 1, 1, 100.0,
-                         np.uint64(0), s, v, m, np.zeros(F), np.zeros((F, F)), 0, empty, empty,
-                         np.zeros(3, dtype=np.int64), np.zeros((0, 1)), np.zeros((0, 1)), F)
+    task = TaskData(x, y, np.zeros(1, dtype=np.int32), 1, x, y, 1, 1, 1)
+    module.evaluate_task(None, task, RunSettings(0, 1, 100.0, np.uint64(0), 0),
+                         new_registers(memory.scalars, memory.vectors, memory.matrices, F),
+                         new_record(), F)
 
 
 def _remove_numba_cache(path: Path, module) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,14 +104,20 @@ def test_candidate_carries_no_text_from_the_program():
     canon, h = canonical(prog)
     assert canon.meta == prog.meta                 # the meta travels with the program ...
     assert MARKER not in codegen.candidate_source(canon, h)   # ... but never into code
-    # The only strings in a candidate are its docstrings and numba's options.
-    tree = ast.parse(source)
-    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
-                  if isinstance(n, (ast.Module, ast.FunctionDef)) and n.body
-                  and isinstance(n.body[0], ast.Expr)}
-    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
-               and isinstance(n.value, str) and id(n) not in docstrings}
+    # The only strings in a candidate are its docstrings, numba's options and the fixed
+    # text of the driver module.
+    strings = _strings(source) - _strings(codegen.driver_source(), with_docstrings=True)
     assert strings <= {"numpy", "always"}, strings
+
+
+def _strings(source, with_docstrings=False):
+    tree = ast.parse(source)
+    docstrings = set() if with_docstrings else {
+        id(n.body[0].value) for n in ast.walk(tree)
+        if isinstance(n, (ast.Module, ast.FunctionDef)) and n.body
+        and isinstance(n.body[0], ast.Expr)}
+    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
+            and isinstance(n.value, str) and id(n) not in docstrings}
 
 
 def test_non_finite_constants_are_refused():
@@ -124,3 +131,31 @@ def test_empty_program():
     source = codegen.candidate_source(Program(), 0)
     ast.parse(source)
     assert source.count("    pass") >= 3
+
+
+# ---- the driver: one real module, included unmodified ----------------------------------------
+
+def test_kernels_include_the_driver_module_text_unmodified():
+    driver = codegen.driver_source()
+    assert driver == Path(codegen.__file__).with_name("driver.py").read_text(encoding="utf-8")
+    interp = codegen.interpreter_source()
+    candidate = codegen.candidate_source(every_op_program(), 7)
+    for source in (interp, candidate):
+        assert source.count(driver) == 1
+        # The module's own run_component comes first: the driver's call resolves to it.
+        assert source.index("def run_component(") < source.index(driver)
+    assert "${" not in driver
+
+
+def test_driver_has_one_run_component_call_site():
+    """One call site keeps one copy of the inlined interpreter in the compiled driver."""
+    calls = [node for node in ast.walk(ast.parse(codegen.driver_source()))
+             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_component"]
+    assert len(calls) == 1
+
+
+def test_driver_imported_on_its_own_drives_the_interpreter():
+    from azcompile import _interp_kernel, driver
+
+    assert driver.run_component is _interp_kernel.run_component
+    assert callable(driver.evaluate_task.py_func)

@@ -253,3 +253,14 @@ def test_good_inputs_of_other_types_are_accepted():
     assert np.array_equal(ref.valid_predictions, r.valid_predictions)
     # The canonical form is what the compiled tier runs; it is a valid program.
     canonical(readme_linear_regression())[0].validate()
+
+
+def test_call_literal_keys_bundles_on_their_fields_types():
+    """A bundle's numba type is its fields' types: two bundles of one class whose arrays
+    differ in dtype must not share a compiled entry point (it would misread the memory)."""
+    from azcompile.kernel_args import new_registers
+
+    a = new_registers(2, 2, 1, 3)
+    b = a._replace(scalars=a.scalars.astype(np.float32))
+    assert engine._type_key(a) != engine._type_key(b)
+    assert engine._type_key(a) == engine._type_key(new_registers(4, 3, 1, 3))

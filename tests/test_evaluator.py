@@ -182,11 +182,11 @@ def test_fec_hit_answers_from_the_cache_not_from_a_run(tasks):
     """The fitness of a hit is whatever the cache holds for that fingerprint (per task)."""
     ev = evaluator(tasks, fec=True)
     ev.fitness(linear())
-    keys, values = ev.fec_cache[0], ev.fec_cache[1]
+    keys, values = ev.evaluation.caches.fec.keys, ev.evaluation.caches.fec.values
     order = {int(k): i for i, k in enumerate(keys)}
     assert len(order) >= 4
     values[:] = 0.125          # tamper with every cached per-task fitness
-    values[order[int(ev.ws[14][3])]] = 0.5     # the last task's entry (its fingerprint)
+    values[order[int(ev.evaluation.workspace.fec_keys[3])]] = 0.5   # the last task's entry
     assert ev.fitness(plus_label(linear())) == (0.125 * 3 + 0.5) / 4
 
 
@@ -399,16 +399,16 @@ def test_hurdles_stop_weak_children_after_the_window_fills(tasks):
     for program in programs[:9]:
         ev.fitness(program)
     assert stats(ev)["hurdle_stops"] == 0          # the window is not full yet
-    assert ev.hurdle[E.H_VALUE] == 0.0
+    assert ev.evaluation.caches.hurdle[E.H_VALUE] == 0.0
     stopped = []
     for program in programs[9:]:
         before = stats(ev)["hurdle_stops"]
-        hurdle = ev.hurdle[E.H_VALUE]
+        hurdle = ev.evaluation.caches.hurdle[E.H_VALUE]
         got = ev.fitness(program)
         if stats(ev)["hurdle_stops"] > before:
             stopped.append((program, got, hurdle))
     s = stats(ev)
-    assert ev.hurdle[E.H_VALUE] > 0.0
+    assert ev.evaluation.caches.hurdle[E.H_VALUE] > 0.0
     assert s["hurdle_stops"] == len(stopped) > 0
     assert s["hurdle_tests"] == s["evaluations"]
     # a stopped child keeps its stage-1 estimate: the fitness after a quarter of the budget

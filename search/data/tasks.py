@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from azcompile.engine import RMS_ERROR
+from azcompile.eval_type import EvalType
 
 # Seed offset of the reference's epoch shuffle (task_util.h).
 EPOCH_ORDER_OFFSET = 3274582109
@@ -32,7 +32,7 @@ class Task:
     y_train: np.ndarray
     x_valid: np.ndarray
     y_valid: np.ndarray
-    eval_type: int = RMS_ERROR
+    eval_type: int = int(EvalType.RMS_ERROR)
     num_classes: int = 0
     epochs: int = 1
     data_seed: int = 0
@@ -90,7 +90,7 @@ class TaskSpec:
     num_valid_examples: int
     num_tasks: int = 1
     num_train_epochs: int = 1
-    eval_type: int = RMS_ERROR
+    eval_type: int = int(EvalType.RMS_ERROR)
     data_seeds: tuple = ()
     param_seeds: tuple = ()
     options: dict = field(default_factory=dict)   # type-specific fields (dataset, classes, ...)

@@ -19,17 +19,21 @@ evaluates Python ``Program`` objects at the edges (select and final evaluation, 
 """
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
 from numba import literally, njit
 
-from azcompile import engine, interpreter
+from azcompile import engine
 from azcompile.engine import call_literal
 from azcompile.interpreter import evaluate_task
-from azcompile.liveness import canonicalize, feature_dependent
+from azcompile.kernel_args import (STEPS_DONE, TRAIN_ERRORS_RECORDED, VALID_ERRORS_RECORDED,
+                                   ProgramArrays, RunSettings, TaskData, new_record,
+                                   new_registers)
+from azcompile.liveness import canonicalize, feature_dependent, stream_ids
 from azcompile.ops import OP_ARRAYS
-from azcompile.rng import mix64, next_u64
+from azcompile.rng import mix64, new_state, next_u64
 
 from .. import numba_cache  # noqa: F401  (numba's cache folder before our functions)
 from ..data.tasks import stack
@@ -37,12 +41,6 @@ from . import fec
 from .profile import P_CANONICAL, P_EVALUATION, cycles, new_profile
 
 MEAN, MEDIAN = 0, 1
-# ecfg: integer settings
-E_COMBINE, E_FEC, E_FEC_TRAIN, E_FEC_VALID, E_FEC_FORGET, E_PREFILTER, E_BUDGET, E_HURDLE, \
-    E_MODE, E_HURDLE_EVERY, E_SIZE = range(11)
-# fcfg: float settings
-F_MAX_ABS_ERROR, F_BUDGET_FACTOR, F_BUDGET_SETUP, F_BUDGET_STEP, F_HURDLE_FRACTION, \
-    F_HURDLE_PERCENTILE, F_SIZE = range(7)
 # stats counters
 (S_INDIVIDUALS, S_TRAIN_STEPS, S_EXECUTED_STEPS, S_CANON_HITS, S_CANON_MISSES, S_FEC_HITS,
  S_FEC_MISSES, S_PREFILTERED, S_HURDLE_TESTS, S_HURDLE_STOPS, S_BUDGET_REJECTS,
@@ -52,9 +50,41 @@ STAT_NAMES = ("individuals", "train_steps", "executed_train_steps", "canonical_h
               "hurdle_stops", "budget_rejects", "evaluations")
 # hurdle state: current hurdle, then a ring of recent stage-1 estimates
 H_VALUE, H_FILLED, H_POS, H_SINCE, H_HEADER = range(5)
+FEC_ERRORS = 100     # errors of each kind the FEC probe may record (the reference's cap)
 
 _COST = OP_ARRAYS["cost"]
 _RANDOM = OP_ARRAYS["is_random"]
+
+# ---- the bundles the search kernels take (named tuples: numba reads fields by name) -----
+
+# The search's tasks, padded to common shapes: per task its examples, epoch order, and
+# n_train (distinct training examples), max_steps (its full train budget), n_valid,
+# eval_type and num_classes (int64[T] each).
+TaskSet = namedtuple("TaskSet", "x_train y_train x_valid y_valid order n_train max_steps "
+                                "n_valid eval_type num_classes")
+
+# EvalSettings as the kernels read it, with the programs' memory sizes (register counts)
+# and the task mode (liveness SCALAR_TASK / VECTOR_TASK) that canonicalisation needs.
+KernelSettings = namedtuple("KernelSettings", "combination fec fec_train fec_valid "
+                                              "fec_forget_every prefilter budget budget_factor "
+                                              "budget_setup_cost budget_step_cost hurdles "
+                                              "hurdle_fraction hurdle_percentile hurdle_every "
+                                              "max_abs_error task_mode scalars vectors matrices")
+
+# Buffers one evaluation reuses: the program's memory, the canonical form of the program
+# being evaluated (code, data, size), the FEC probe's recorded errors and the run counters,
+# per task the fitness, the train budget of a pending full run and the FEC fingerprint, and
+# the cycles spent per phase (search.profile).
+Workspace = namedtuple("Workspace", "registers canonical record task_fitness pending_steps "
+                                    "fec_keys profile")
+ProgramBuffers = namedtuple("ProgramBuffers", "code data size")
+
+# What persists between children: the FEC cache (fingerprint -> per-task fitness), the
+# canonical cache (canonical hash -> fitness) and the hurdle state.
+Caches = namedtuple("Caches", "fec canonical hurdle")
+
+# Everything the fitness of a program needs besides the program itself.
+Evaluation = namedtuple("Evaluation", "tasks workspace caches settings stats rng")
 
 
 @njit(cache=True)
@@ -66,56 +96,75 @@ def _program_cost(code, size, c):
 
 
 @njit(cache=True)
-def _canonical_streams(ccode, csize, stream):
-    """In a canonical program every instruction is live: stream id = random-op ordinal."""
-    k = 0
-    for c in range(3):
-        for i in range(csize[c]):
-            if _RANDOM[ccode[c, i, 0]]:
-                stream[c, i] = k
-                k += 1
-            else:
-                stream[c, i] = -1
-    return k > 0
+def _program_costs(code, size):
+    """(Setup cost, Predict + Learn cost per step) from the op cost table; dead code counts
+    as in the reference."""
+    return _program_cost(code, size, 0), _program_cost(code, size, 1) + _program_cost(code, size, 2)
+
+
+@njit(cache=True, inline="always")
+def _budget_refuses(costs, n_steps, settings):
+    """The reference's train budget: a program may cost at most ``budget_factor`` times the
+    baseline algorithm on a task of ``n_steps`` steps."""
+    setup_cost, step_cost = costs
+    allowed = settings.budget_factor * (settings.budget_setup_cost
+                                        + n_steps * settings.budget_step_cost)
+    return setup_cost + n_steps * step_cost > allowed
+
+
+@njit(cache=True)
+def reference_median(values):
+    """The reference's median: element n // 2 of the sorted values (upper middle when even)."""
+    return np.sort(values)[values.shape[0] // 2]
 
 
 @njit(cache=True)
 def _combine(values, how):
-    n = values.shape[0]
-    if how == MEAN:
-        total = 0.0
-        for i in range(n):
-            total += values[i]
-        return total / n
-    # The reference's median: element n // 2 of the sorted values (upper middle when even).
-    return np.sort(values)[n // 2]
+    if how == MEDIAN:
+        return reference_median(values)
+    total = 0.0
+    for i in range(values.shape[0]):
+        total += values[i]
+    return total / values.shape[0]
+
+
+# The kernels below read the arrays they need straight out of the bundles, never a whole
+# sub-bundle into a variable: each array read out of a bundle costs a reference-count update
+# that numba removes only when the variable dies in the same block (measured in the demo's
+# profile: whole sub-bundles in evaluate_program alone cost ~0.3 us per child, 1%).
+
+@njit(cache=True)
+def _run_task(program, evaluation, t, n_steps, n_valid, n_record, seed, F):
+    """One executor run of ``program`` (the canonical form, with stream ids) on task ``t``."""
+    tasks = evaluation.tasks
+    task = TaskData(tasks.x_train[t], tasks.y_train[t], tasks.order[t], tasks.n_train[t],
+                    tasks.x_valid[t], tasks.y_valid[t], tasks.n_valid[t], tasks.eval_type[t],
+                    tasks.num_classes[t])
+    run = RunSettings(n_steps, n_valid, evaluation.settings.max_abs_error, seed, n_record)
+    return evaluate_task(program, task, run, evaluation.workspace.registers,
+                         evaluation.workspace.record, F)
 
 
 @njit(cache=True)
-def _run_task(ws, tasks, t, n_steps, n_valid, n_record, seed, fcfg, F):
-    """One executor run of the canonical program in ``ws`` on task ``t``."""
-    xtr, ytr, xva, yva, order, meta = tasks
-    s, v, m, tv, tm, ccode, cdata, csize, stream, train_err, valid_err, counters = ws[:12]
-    return evaluate_task(ccode, cdata, stream, csize, xtr[t], ytr[t], order[t], meta[t, 0],
-                         n_steps, xva[t], yva[t], n_valid, meta[t, 2], meta[t, 3], meta[t, 4],
-                         fcfg[F_MAX_ABS_ERROR], seed, s, v, m, tv, tm, n_record, train_err,
-                         valid_err, counters, ws[15], ws[15], F)
+def _has_random_op(code, size):
+    for c in range(3):
+        for i in range(size[c]):
+            if _RANDOM[code[c, i, 0]]:
+                return True
+    return False
 
 
 @njit(cache=True)
-def _fitness_key(h, code, size, meta, ecfg, fcfg):
+def _fitness_key(h, code, size, max_steps, settings):
     """The fitness-cache key: the canonical hash and, with a train budget, which tasks the
     budget refuses.  The budget counts every instruction, dead code included (as the
     reference does), so two programs with one canonical form can get different fitness."""
-    if ecfg[E_BUDGET] == 0:
+    if not settings.budget:
         return h
-    setup_cost = _program_cost(code, size, 0)
-    step_cost = _program_cost(code, size, 1) + _program_cost(code, size, 2)
+    costs = _program_costs(code, size)
     key = mix64(h ^ np.uint64(0xB0D6E7))
-    for t in range(meta.shape[0]):
-        n_steps = meta[t, 1]
-        allowed = fcfg[F_BUDGET_FACTOR] * (fcfg[F_BUDGET_SETUP] + n_steps * fcfg[F_BUDGET_STEP])
-        refused = setup_cost + n_steps * step_cost > allowed
+    for t in range(max_steps.shape[0]):
+        refused = _budget_refuses(costs, max_steps[t], settings)
         key = mix64(key ^ np.uint64(2 * t + (1 if refused else 0)))
     return key
 
@@ -138,38 +187,42 @@ def _hurdle_observe(hurdle, estimate, every, percentile):
 
 
 @njit(cache=True)
-def _charge(stats, steps):
+def _charge(evaluation):
+    """Count the steps of the run that just finished."""
+    stats, steps = evaluation.stats, evaluation.workspace.record.counters[STEPS_DONE]
     stats[S_TRAIN_STEPS] += steps
     stats[S_EXECUTED_STEPS] += steps
 
 
 @njit(cache=True)
-def _probe_and_budget(code, size, tasks, ws, fec_cache, ecfg, fcfg, stats, F):
-    """Steps 3-4 for every task: fill ``fits`` where known, ``pending`` (the train budget of
-    a needed full run) and ``keys`` (its FEC fingerprint).  Returns the number pending."""
-    counters, fits, pending, keys = ws[11], ws[12], ws[13], ws[14]
-    train_err, valid_err = ws[9], ws[10]
-    meta = tasks[5]
-    use_fec = ecfg[E_FEC] != 0
-    setup_cost = _program_cost(code, size, 0)
-    step_cost = _program_cost(code, size, 1) + _program_cost(code, size, 2)
+def _probe_and_budget(code, size, program, evaluation, F):
+    """Steps 3-4 for every task: fill ``task_fitness`` where known, ``pending_steps`` (the
+    train budget of a needed full run) and ``fec_keys`` (its FEC fingerprint).  Returns the
+    number pending."""
+    settings, stats = evaluation.settings, evaluation.stats
+    max_steps, n_valid = evaluation.tasks.max_steps, evaluation.tasks.n_valid
+    fits, pending = evaluation.workspace.task_fitness, evaluation.workspace.pending_steps
+    keys, fec_cache = evaluation.workspace.fec_keys, evaluation.caches.fec
+    train_errors, valid_errors = (evaluation.workspace.record.train_errors,
+                                  evaluation.workspace.record.valid_errors)
+    counters = evaluation.workspace.record.counters
+    costs = _program_costs(code, size)
     n_pending = 0
-    for t in range(meta.shape[0]):
-        n_steps = meta[t, 1]
+    for t in range(max_steps.shape[0]):
+        n_steps = max_steps[t]
         pending[t] = 0
         fits[t] = 0.0
-        if ecfg[E_BUDGET] != 0:
-            allowed = fcfg[F_BUDGET_FACTOR] * (fcfg[F_BUDGET_SETUP] + n_steps * fcfg[F_BUDGET_STEP])
-            if setup_cost + n_steps * step_cost > allowed:
-                stats[S_BUDGET_REJECTS] += 1
-                continue                     # no training steps: fitness 0, as the reference
-        if use_fec:
-            probe = min(ecfg[E_FEC_TRAIN], n_steps)
-            _run_task(ws, tasks, t, probe, min(ecfg[E_FEC_VALID], meta[t, 2]), 100,
-                      np.uint64(fec.FEC_SEED), fcfg, F)
-            _charge(stats, counters[2])
-            keys[t] = fec.fingerprint(train_err, counters[0], valid_err, counters[1], t, n_steps)
-            hit, cached = fec.lookup(fec_cache, keys[t], ecfg[E_FEC_FORGET])
+        if settings.budget and _budget_refuses(costs, n_steps, settings):
+            stats[S_BUDGET_REJECTS] += 1
+            continue                     # no training steps: fitness 0, as the reference
+        if settings.fec:
+            probe = min(settings.fec_train, n_steps)
+            _run_task(program, evaluation, t, probe, min(settings.fec_valid, n_valid[t]),
+                      FEC_ERRORS, np.uint64(fec.FEC_SEED), F)
+            _charge(evaluation)
+            keys[t] = fec.fingerprint(train_errors, counters[TRAIN_ERRORS_RECORDED],
+                                      valid_errors, counters[VALID_ERRORS_RECORDED], t, n_steps)
+            hit, cached = fec.lookup(fec_cache, keys[t], settings.fec_forget_every)
             if hit:
                 stats[S_FEC_HITS] += 1
                 fits[t] = cached
@@ -181,88 +234,93 @@ def _probe_and_budget(code, size, tasks, ws, fec_cache, ecfg, fcfg, stats, F):
 
 
 @njit(cache=True)
-def _stage_one(tasks, ws, hurdle, ecfg, fcfg, stats, seed, F):
+def _stage_one(program, evaluation, seed, F):
     """Hurdle stage 1: pending tasks train on a fraction of their budget.  Returns the
     combined estimate (known fitnesses for the other tasks)."""
-    fits, pending = ws[12], ws[13]
-    meta = tasks[5]
-    estimate = fits.copy()
-    for t in range(meta.shape[0]):
+    settings, n_valid = evaluation.settings, evaluation.tasks.n_valid
+    pending = evaluation.workspace.pending_steps
+    estimate = evaluation.workspace.task_fitness.copy()
+    for t in range(pending.shape[0]):
         if pending[t] > 0:
-            short = max(1, int(pending[t] * fcfg[F_HURDLE_FRACTION]))
-            estimate[t] = _run_task(ws, tasks, t, short, meta[t, 2], 0, seed, fcfg, F)
-            _charge(stats, ws[11][2])
-    guess = _combine(estimate, ecfg[E_COMBINE])
-    stats[S_HURDLE_TESTS] += 1
-    _hurdle_observe(hurdle, guess, ecfg[E_HURDLE_EVERY], fcfg[F_HURDLE_PERCENTILE])
+            short = max(1, int(pending[t] * settings.hurdle_fraction))
+            estimate[t] = _run_task(program, evaluation, t, short, n_valid[t], 0, seed, F)
+            _charge(evaluation)
+    guess = _combine(estimate, settings.combination)
+    evaluation.stats[S_HURDLE_TESTS] += 1
+    _hurdle_observe(evaluation.caches.hurdle, guess, settings.hurdle_every,
+                    settings.hurdle_percentile)
     return guess
 
 
 @njit(cache=True)
-def evaluate_program(code, data, size, tasks, ws, fec_cache, canon_cache, hurdle, ecfg, fcfg,
-                     stats, rng, S, V, M, F):
+def evaluate_program(code, data, size, evaluation, F):
     """Fitness of the array-encoded program (code, data, size) on all tasks."""
-    ccode, cdata, csize, stream = ws[5], ws[6], ws[7], ws[8]
-    meta = tasks[5]
-    use_fec = ecfg[E_FEC] != 0
+    settings, stats = evaluation.settings, evaluation.stats
+    ccode, cdata = evaluation.workspace.canonical.code, evaluation.workspace.canonical.data
+    csize, max_steps = evaluation.workspace.canonical.size, evaluation.tasks.max_steps
     stats[S_INDIVIDUALS] += 1
-    prof, t0 = ws[16], cycles()
-    h = _fitness_key(canonicalize(code, data, size, ccode, cdata, csize, S, V, M, ecfg[E_MODE]),
-                     code, size, meta, ecfg, fcfg)
-    noisy = _canonical_streams(ccode, csize, stream)
+    prof, t0 = evaluation.workspace.profile, cycles()
+    h = _fitness_key(canonicalize(code, data, size, ccode, cdata, csize, settings.scalars,
+                                  settings.vectors, settings.matrices, settings.task_mode),
+                     code, size, max_steps, settings)
+    noisy = _has_random_op(ccode, csize)
     # Without FEC the reference evaluates every child afresh, so a program with random ops
     # gets new random numbers each time (quirk 8): only deterministic programs may answer from
     # the cache then.  With FEC a repeat is an FEC hit in the reference: the cache answers,
     # and its hit counter forgets after forget_every hits as FEC's does.
-    cacheable = use_fec or not noisy
+    cacheable = settings.fec or not noisy
     if cacheable:
-        found, value = fec.lookup(canon_cache, h, ecfg[E_FEC_FORGET] if noisy else 0)
+        found, value = fec.lookup(evaluation.caches.canonical, h,
+                                  settings.fec_forget_every if noisy else 0)
         if found:
             prof[P_CANONICAL] += cycles() - t0
             stats[S_CANON_HITS] += 1
-            for t in range(meta.shape[0]):  # charge what the reference would: a probe or a run
-                full = meta[t, 1]
-                stats[S_TRAIN_STEPS] += min(ecfg[E_FEC_TRAIN], full) if use_fec else full
+            for t in range(max_steps.shape[0]):  # charge what the reference would:
+                full = max_steps[t]              # a probe or a run
+                stats[S_TRAIN_STEPS] += min(settings.fec_train, full) if settings.fec else full
             return value
     stats[S_CANON_MISSES] += 1
     t1 = cycles()
     prof[P_CANONICAL] += t1 - t0
-    fitness = _evaluate_miss(code, data, size, tasks, ws, fec_cache, canon_cache, hurdle, ecfg,
-                             fcfg, stats, rng, h, cacheable, S, V, M, F)
+    # In a canonical program every instruction is live.
+    stream = stream_ids(ccode, csize, np.ones(ccode.shape[:2], dtype=np.bool_))
+    program = ProgramArrays(ccode, cdata, stream, csize)
+    fitness = _evaluate_miss(code, size, program, evaluation, h, cacheable, F)
     prof[P_EVALUATION] += cycles() - t1
     return fitness
 
 
 @njit(cache=True, inline="always")
-def _evaluate_miss(code, data, size, tasks, ws, fec_cache, canon_cache, hurdle, ecfg, fcfg,
-                   stats, rng, h, cacheable, S, V, M, F):
-    """A canonical-cache miss: pre-filter, budget, FEC probe, hurdle, full evaluation."""
-    ccode, csize = ws[5], ws[7]
-    fits, pending, keys = ws[12], ws[13], ws[14]
-    meta = tasks[5]
-    use_fec = ecfg[E_FEC] != 0
-    if ecfg[E_PREFILTER] != 0 and not feature_dependent(ccode, csize, S, V, ecfg[E_MODE]):
+def _evaluate_miss(code, size, program, evaluation, h, cacheable, F):
+    """A canonical-cache miss: pre-filter, budget, FEC probe, hurdle, full evaluation.
+    ``code``/``size`` are the program as evaluated (the budget counts its dead code),
+    ``program`` its canonical form."""
+    settings, stats, n_valid = evaluation.settings, evaluation.stats, evaluation.tasks.n_valid
+    fits, pending = evaluation.workspace.task_fitness, evaluation.workspace.pending_steps
+    keys, canon_cache = evaluation.workspace.fec_keys, evaluation.caches.canonical
+    if settings.prefilter and not feature_dependent(program.code, program.size, settings.scalars,
+                                                    settings.vectors, settings.task_mode):
         stats[S_PREFILTERED] += 1
         if cacheable:
             fec.insert(canon_cache, h, 0.0)
         return 0.0
     stats[S_EVALUATIONS] += 1
-    seed = next_u64(rng)   # random ops draw from the main stream's seed, like the reference
-    n_pending = _probe_and_budget(code, size, tasks, ws, fec_cache, ecfg, fcfg, stats, F)
-    if n_pending > 0 and ecfg[E_HURDLE] != 0:
-        guess = _stage_one(tasks, ws, hurdle, ecfg, fcfg, stats, seed, F)
-        if guess < hurdle[H_VALUE]:
+    seed = next_u64(evaluation.rng)   # random ops draw from the main stream's seed, like the reference
+    n_pending = _probe_and_budget(code, size, program, evaluation, F)
+    if n_pending > 0 and settings.hurdles:
+        guess = _stage_one(program, evaluation, seed, F)
+        if guess < evaluation.caches.hurdle[H_VALUE]:
             stats[S_HURDLE_STOPS] += 1
             if cacheable:
                 fec.insert(canon_cache, h, guess)
             return guess
-    for t in range(meta.shape[0]):
+    for t in range(pending.shape[0]):
         if pending[t] > 0:
-            fits[t] = _run_task(ws, tasks, t, pending[t], meta[t, 2], 0, seed, fcfg, F)
-            _charge(stats, ws[11][2])
-            if use_fec:
-                fec.insert(fec_cache, keys[t], fits[t])
-    fitness = _combine(fits, ecfg[E_COMBINE])
+            fits[t] = _run_task(program, evaluation, t, pending[t], n_valid[t], 0, seed, F)
+            _charge(evaluation)
+            if settings.fec:
+                fec.insert(evaluation.caches.fec, keys[t], fits[t])
+    fitness = _combine(fits, settings.combination)
     if cacheable:
         fec.insert(canon_cache, h, fitness)
     return fitness
@@ -293,57 +351,75 @@ class EvalSettings:
     hurdle_every: int = 100
     hurdle_window: int = 1000
 
-    def arrays(self, mode: int):
-        ecfg = np.zeros(E_SIZE, dtype=np.int64)
-        ecfg[E_COMBINE] = MEDIAN if self.combination == "median" else MEAN
-        ecfg[E_FEC] = int(self.fec)
-        ecfg[E_FEC_TRAIN] = self.fec_train
-        ecfg[E_FEC_VALID] = self.fec_valid
-        ecfg[E_FEC_FORGET] = self.fec_forget_every
-        ecfg[E_PREFILTER] = int(self.prefilter)
-        ecfg[E_BUDGET] = int(self.budget)
-        ecfg[E_HURDLE] = int(self.hurdles)
-        ecfg[E_MODE] = mode
-        ecfg[E_HURDLE_EVERY] = self.hurdle_every
-        fcfg = np.zeros(F_SIZE, dtype=np.float64)
-        fcfg[F_MAX_ABS_ERROR] = self.max_abs_error
-        fcfg[F_BUDGET_FACTOR] = self.budget_factor
-        fcfg[F_BUDGET_SETUP] = self.budget_setup_cost
-        fcfg[F_BUDGET_STEP] = self.budget_step_cost
-        fcfg[F_HURDLE_FRACTION] = self.hurdle_fraction
-        fcfg[F_HURDLE_PERCENTILE] = self.hurdle_percentile
-        return ecfg, fcfg
+    def bundle(self, mode: int, memory) -> KernelSettings:
+        """These settings as the kernels take them, for programs of ``memory`` on tasks of
+        ``mode`` (liveness SCALAR_TASK / VECTOR_TASK)."""
+        return KernelSettings(
+            combination=MEDIAN if self.combination == "median" else MEAN, fec=bool(self.fec),
+            fec_train=int(self.fec_train), fec_valid=int(self.fec_valid),
+            fec_forget_every=int(self.fec_forget_every), prefilter=bool(self.prefilter),
+            budget=bool(self.budget), budget_factor=float(self.budget_factor),
+            budget_setup_cost=float(self.budget_setup_cost),
+            budget_step_cost=float(self.budget_step_cost), hurdles=bool(self.hurdles),
+            hurdle_fraction=float(self.hurdle_fraction),
+            hurdle_percentile=float(self.hurdle_percentile), hurdle_every=int(self.hurdle_every),
+            max_abs_error=float(self.max_abs_error), task_mode=int(mode),
+            scalars=int(memory.scalars), vectors=int(memory.vectors),
+            matrices=int(memory.matrices))
 
 
 def budget_costs(program) -> tuple[float, float]:
     """(Setup cost, Predict + Learn cost) of a baseline program, from the op cost table."""
-    cost = OP_ARRAYS["cost"]
-    setup = float(sum(cost[i.op.id] for i in program.setup))
-    step = float(sum(cost[i.op.id] for i in program.predict) + sum(cost[i.op.id] for i in program.learn))
-    return setup, step
+    code, _data, size = program.to_arrays()
+    return _program_costs(code, size)
 
 
-def new_workspace(memory, capacity: int, n_tasks: int):
+def new_workspace(memory, capacity: int, n_tasks: int) -> Workspace:
     """Buffers one evaluation needs: memory, the canonical program, FEC errors, per-task."""
-    s, v, m, tv, tm = interpreter.workspace(memory.scalars, memory.vectors, memory.matrices,
-                                            memory.features)
-    return (s, v, m, tv, tm,
-            np.zeros((3, capacity, 4), dtype=np.int32), np.zeros((3, capacity, 4)),
-            np.zeros(3, dtype=np.int32), np.zeros((3, capacity), dtype=np.int32),
-            np.zeros(100), np.zeros(100), np.zeros(3, dtype=np.int64),
-            np.zeros(n_tasks), np.zeros(n_tasks, dtype=np.int64),
-            np.zeros(n_tasks, dtype=np.uint64),
-            np.zeros((0, 1)),  # no prediction recording in search
-            new_profile())     # ws[16]: cycles per phase (search.profile)
+    canonical = ProgramBuffers(np.zeros((3, capacity, 4), dtype=np.int32),
+                               np.zeros((3, capacity, 4)), np.zeros(3, dtype=np.int32))
+    return Workspace(
+        registers=new_registers(memory.scalars, memory.vectors, memory.matrices, memory.features),
+        canonical=canonical,
+        record=new_record(FEC_ERRORS),        # no prediction recording in search
+        task_fitness=np.zeros(n_tasks), pending_steps=np.zeros(n_tasks, dtype=np.int64),
+        fec_keys=np.zeros(n_tasks, dtype=np.uint64), profile=new_profile())
 
 
 def new_hurdle(window: int) -> np.ndarray:
     return np.zeros(H_HEADER + max(window, 2))
 
 
-def stacked_tasks(tasks) -> tuple:
+def new_caches(settings: EvalSettings) -> Caches:
+    return Caches(fec=fec.new_cache(settings.fec_cache_size),
+                  canonical=fec.new_cache(settings.canonical_cache_size),
+                  hurdle=new_hurdle(settings.hurdle_window))
+
+
+def new_stats() -> np.ndarray:
+    return np.zeros(S_SIZE, dtype=np.int64)
+
+
+def task_set(tasks) -> TaskSet:
+    """The tasks as padded arrays (data.tasks.stack), with its per-task numbers by name."""
     st = stack(tasks)
-    return (st["xtr"], st["ytr"], st["xva"], st["yva"], st["order"], st["meta"])
+    meta = st["meta"]      # n_unique, max_steps, n_valid, eval_type, K, epochs
+
+    def column(k):
+        return np.ascontiguousarray(meta[:, k])
+
+    return TaskSet(st["xtr"], st["ytr"], st["xva"], st["yva"], st["order"], n_train=column(0),
+                   max_steps=column(1), n_valid=column(2), eval_type=column(3),
+                   num_classes=column(4))
+
+
+def new_evaluation(tasks, memory, settings: EvalSettings, capacity: int, seed: int) -> Evaluation:
+    """What a search (an island, or an ``Evaluator``) evaluates its programs with: the tasks,
+    fresh buffers and caches, zeroed statistics and a random stream from ``seed``."""
+    mode = engine.task_mode(tasks[0].eval_type)
+    return Evaluation(tasks=task_set(tasks), workspace=new_workspace(memory, capacity, len(tasks)),
+                      caches=new_caches(settings), settings=settings.bundle(mode, memory),
+                      stats=new_stats(), rng=new_state(seed))
 
 
 class Evaluator:
@@ -351,36 +427,25 @@ class Evaluator:
 
     def __init__(self, tasks, memory, settings: EvalSettings | None = None, capacity: int = 64,
                  seed: int = 0):
-        from azcompile.rng import new_state
-
         self.tasks = tasks
         self.memory = memory
         self.settings = settings or EvalSettings()
-        self.mode = engine.task_mode(tasks[0].eval_type)
-        self.arrays = stacked_tasks(tasks)
-        self.ecfg, self.fcfg = self.settings.arrays(self.mode)
         self.capacity = capacity
-        self.ws = new_workspace(memory, capacity, len(tasks))
-        self.fec_cache = fec.new_cache(self.settings.fec_cache_size)
-        self.canon_cache = fec.new_cache(self.settings.canonical_cache_size)
-        self.hurdle = new_hurdle(self.settings.hurdle_window)
-        self.stats = np.zeros(S_SIZE, dtype=np.int64)
-        self.rng = new_state(seed)
+        self.evaluation = new_evaluation(tasks, memory, self.settings, capacity, seed)
+
+    @property
+    def stats(self) -> np.ndarray:
+        return self.evaluation.stats
 
     def fitness(self, program) -> float:
         code, data, size = program.to_arrays(self.capacity)
-        mem = self.memory
-        return float(call_literal(evaluate_program_literal, (
-            code, data, size, self.arrays, self.ws, self.fec_cache, self.canon_cache,
-            self.hurdle, self.ecfg, self.fcfg, self.stats, self.rng,
-            mem.scalars, mem.vectors, mem.matrices, mem.features)))
+        return float(call_literal(evaluate_program_literal,
+                                  (code, data, size, self.evaluation, self.memory.features)))
 
 
 @njit(cache=True)
-def evaluate_program_literal(code, data, size, tasks, ws, fec_cache, canon_cache, hurdle, ecfg,
-                             fcfg, stats, rng, S, V, M, F):
-    return evaluate_program(code, data, size, tasks, ws, fec_cache, canon_cache, hurdle, ecfg,
-                            fcfg, stats, rng, S, V, M, literally(F))
+def evaluate_program_literal(code, data, size, evaluation, F):
+    return evaluate_program(code, data, size, evaluation, literally(F))
 
 
 def evaluate_on_tasks(program, tasks, *, seed: int, combination: str = "mean",
@@ -390,8 +455,6 @@ def evaluate_on_tasks(program, tasks, *, seed: int, combination: str = "mean",
     Returns (combined fitness, per-task fitness).  Uses the engine API so large final
     evaluations can run compiled.
     """
-    from azcompile.rng import mix64
-
     per_task = []
     for i, task in enumerate(tasks):
         task_seed = int(mix64(np.uint64((seed + 0x9E3779B97F4A7C15 * (i + 1)) % (1 << 64))))
@@ -401,5 +464,5 @@ def evaluate_on_tasks(program, tasks, *, seed: int, combination: str = "mean",
                             max_abs_error=max_abs_error, engine=engine_name)
         per_task.append(result.fitness)
     values = np.array(per_task)
-    combined = float(np.sort(values)[len(values) // 2]) if combination == "median" else float(values.mean())
+    combined = float(reference_median(values) if combination == "median" else values.mean())
     return combined, per_task

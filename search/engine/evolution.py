@@ -12,6 +12,7 @@ fitness) and keeps snapshots of children that beat their parent, for the lineage
 """
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,16 @@ from .profile import P_LOOP, P_MUTATION, cycles
 
 EVOLUTION, RANDOM_SEARCH = 0, 1
 STRATEGIES = {"evolution": EVOLUTION, "random": RANDOM_SEARCH}
+
+# How children are made: the strategy (EVOLUTION / RANDOM_SEARCH), the tournament size, the
+# probability that a child is mutated, whether the initial population is randomised, the
+# initial program (evaluator.ProgramBuffers), the mutator's arrays (mutator.MutatorArrays)
+# and the buffer a child is built in (ProgramBuffers).
+Breeding = namedtuple("Breeding", "strategy tournament_size mutate_prob random_init initial "
+                                  "mutator child")
+# BatchLog's arrays, as the kernels take them.
+LogArrays = namedtuple("LogArrays", "ids parents mutations fitness parent_fitness snap_code "
+                                    "snap_data snap_size snap_ids counts")
 
 
 @dataclass
@@ -49,9 +60,8 @@ class BatchLog:
                    np.zeros((snapshots, 3, capacity, 4)), np.zeros((snapshots, 3), dtype=np.int32),
                    np.zeros(snapshots, dtype=np.int64), np.zeros(2, dtype=np.int64))
 
-    def arrays(self) -> tuple:
-        return (self.ids, self.parents, self.mutations, self.fitness, self.parent_fitness,
-                self.snap_code, self.snap_data, self.snap_size, self.snap_ids, self.counts)
+    def arrays(self) -> LogArrays:
+        return LogArrays(*(getattr(self, name) for name in LogArrays._fields))
 
 
 @njit(cache=True)
@@ -78,36 +88,43 @@ def _copy_program(src_code, src_data, src_size, dst_code, dst_data, dst_size):
 
 
 @njit(cache=True)
-def _log_child(log, k, child_id, parent_id, kind, fit, parent_fit, code, data, size):
-    ids, parents, muts, fits, pfits, snap_code, snap_data, snap_size, snap_ids, counts = log
-    ids[k] = child_id
-    parents[k] = parent_id
-    muts[k] = kind
-    fits[k] = fit
-    pfits[k] = parent_fit
+def _log_child(log, k, child_id, parent_id, kind, fit, parent_fit, child):
+    log.ids[k] = child_id
+    log.parents[k] = parent_id
+    log.mutations[k] = kind
+    log.fitness[k] = fit
+    log.parent_fitness[k] = parent_fit
+    counts = log.counts
     counts[0] = k + 1
     # Keep the program of every improvement over the parent: the lineage's steps.
-    if fit > parent_fit and counts[1] < snap_ids.shape[0]:
+    if fit > parent_fit and counts[1] < log.snap_ids.shape[0]:
         j = counts[1]
-        snap_size[j, :] = snap_code.shape[2]    # copy every row: no stale rows survive
-        _copy_program(code, data, size, snap_code[j], snap_data[j], snap_size[j])
-        snap_ids[j] = child_id
+        log.snap_size[j, :] = log.snap_code.shape[2]    # copy every row: no stale rows survive
+        _copy_program(child.code, child.data, child.size, log.snap_code[j], log.snap_data[j],
+                      log.snap_size[j])
+        log.snap_ids[j] = child_id
         counts[1] = j + 1
 
 
 @njit(cache=True)
-def evolve(pop, n_children, cursor, next_id, strategy, T, init, mut, mutate_prob, child, tasks,
-           ws, fec_cache, canon_cache, hurdle, ecfg, fcfg, stats, rng, log, S, V, M, F):
+def evolve(pop, n_children, cursor, next_id, breeding, evaluation, log, F):
     """Make ``n_children`` children from slot ``cursor`` on; returns the next cursor.
 
-    ``next_id`` is a one-element array holding the next individual id.
+    ``pop`` is population.PopulationArrays, ``evaluation`` an evaluator.Evaluation, ``log``
+    LogArrays; ``next_id`` is a one-element array holding the next individual id.
     """
-    code, data, size, fitness, ids, parents, muts = pop
-    ops, n_ops, types, size_min, size_max, memory = mut
-    init_code, init_data, init_size = init
-    ccode, cdata, csize = child
+    # Fields are read once, before the loop: reading an array out of a bundle inside it
+    # costs a reference-count update per child (see evaluator's kernels).
+    code, data, size, fitness = pop.code, pop.data, pop.size, pop.fitness
+    ids, parents, mutations = pop.ids, pop.parents, pop.mutations
+    child, initial, mut = breeding.child, breeding.initial, breeding.mutator
+    ccode, cdata, csize = child.code, child.data, child.size
+    ops, n_ops, types, memory = mut.ops, mut.n_ops, mut.types, mut.memory
+    size_min, size_max = mut.size_min, mut.size_max
+    strategy, T, mutate_prob = breeding.strategy, breeding.tournament_size, breeding.mutate_prob
+    rng, profile = evaluation.rng, evaluation.workspace.profile
     P = fitness.shape[0]
-    log[9][:] = 0
+    log.counts[:] = 0
     loop_start = cycles()
     for k in range(n_children):
         i = cursor
@@ -125,57 +142,47 @@ def evolve(pop, n_children, cursor, next_id, strategy, T, init, mut, mutate_prob
                           memory, mutate_prob)
         else:
             csize[:] = ccode.shape[1]
-            _copy_program(init_code, init_data, init_size, ccode, cdata, csize)
+            _copy_program(initial.code, initial.data, initial.size, ccode, cdata, csize)
             randomize_program(rng, ccode, cdata, csize, ops, n_ops, memory)
             parent_id = -1
             parent_fit = 0.0
             kind = RANDOMIZE_ALGORITHM
-        ws[16][P_MUTATION] += cycles() - t0
-        f = evaluate_program(ccode, cdata, csize, tasks, ws, fec_cache, canon_cache, hurdle,
-                             ecfg, fcfg, stats, rng, S, V, M, F)
+        profile[P_MUTATION] += cycles() - t0
+        f = evaluate_program(ccode, cdata, csize, evaluation, F)
         _copy_program(ccode, cdata, csize, code[i], data[i], size[i])
         fitness[i] = f
         ids[i] = next_id[0]
         parents[i] = parent_id
-        muts[i] = kind
-        _log_child(log, k, next_id[0], parent_id, kind, f, parent_fit, ccode, cdata, csize)
+        mutations[i] = kind
+        _log_child(log, k, next_id[0], parent_id, kind, f, parent_fit, child)
         next_id[0] += 1
         cursor = (cursor + 1) % P
-    ws[16][P_LOOP] += cycles() - loop_start
+    profile[P_LOOP] += cycles() - loop_start
     return cursor
 
 
 @njit(cache=True)
-def initialize(pop, start, stop, next_id, random_init, init, mut, tasks, ws, fec_cache,
-               canon_cache, hurdle, ecfg, fcfg, stats, rng, S, V, M, F):
+def initialize(pop, start, stop, next_id, breeding, evaluation, F):
     """Fill slots [start, stop) with the initial model (random or fixed) and evaluate them."""
-    code, data, size, fitness, ids, parents, muts = pop
-    ops, n_ops, types, size_min, size_max, memory = mut
-    init_code, init_data, init_size = init
+    initial, mut = breeding.initial, breeding.mutator
     for i in range(start, stop):
-        size[i, :] = code.shape[2]
-        _copy_program(init_code, init_data, init_size, code[i], data[i], size[i])
-        if random_init:
-            randomize_program(rng, code[i], data[i], size[i], ops, n_ops, memory)
-        fitness[i] = evaluate_program(code[i], data[i], size[i], tasks, ws, fec_cache,
-                                      canon_cache, hurdle, ecfg, fcfg, stats, rng, S, V, M, F)
-        ids[i] = next_id[0]
-        parents[i] = -1
-        muts[i] = NOT_MUTATED
+        code, data, size = pop.code[i], pop.data[i], pop.size[i]
+        size[:] = pop.code.shape[2]
+        _copy_program(initial.code, initial.data, initial.size, code, data, size)
+        if breeding.random_init:
+            randomize_program(evaluation.rng, code, data, size, mut.ops, mut.n_ops, mut.memory)
+        pop.fitness[i] = evaluate_program(code, data, size, evaluation, F)
+        pop.ids[i] = next_id[0]
+        pop.parents[i] = -1
+        pop.mutations[i] = NOT_MUTATED
         next_id[0] += 1
 
 
 @njit(cache=True)
-def evolve_literal(pop, n_children, cursor, next_id, strategy, T, init, mut, mutate_prob, child,
-                   tasks, ws, fec_cache, canon_cache, hurdle, ecfg, fcfg, stats, rng, log, S, V,
-                   M, F):
-    return evolve(pop, n_children, cursor, next_id, strategy, T, init, mut, mutate_prob, child,
-                  tasks, ws, fec_cache, canon_cache, hurdle, ecfg, fcfg, stats, rng, log, S, V,
-                  M, literally(F))
+def evolve_literal(pop, n_children, cursor, next_id, breeding, evaluation, log, F):
+    return evolve(pop, n_children, cursor, next_id, breeding, evaluation, log, literally(F))
 
 
 @njit(cache=True)
-def initialize_literal(pop, start, stop, next_id, random_init, init, mut, tasks, ws, fec_cache,
-                       canon_cache, hurdle, ecfg, fcfg, stats, rng, S, V, M, F):
-    initialize(pop, start, stop, next_id, random_init, init, mut, tasks, ws, fec_cache,
-               canon_cache, hurdle, ecfg, fcfg, stats, rng, S, V, M, literally(F))
+def initialize_literal(pop, start, stop, next_id, breeding, evaluation, F):
+    initialize(pop, start, stop, next_id, breeding, evaluation, literally(F))

@@ -12,6 +12,8 @@ it per child:  keys / values / hit counts, a doubly linked LRU list and hash-cha
 """
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -25,7 +27,14 @@ EMPTY = -1
 _HEAD, _TAIL, _COUNT, _FREE = 0, 1, 2, 3
 
 
-def new_cache(capacity: int):
+# An LRU cache as arrays: per slot its key, value and hit count, its neighbours on the recency
+# list (prev: towards the most recent, next: towards the least), and the next slot on its
+# bucket's chain (or on the free list); the first slot of each bucket; and
+# state = (head, tail, count, first free slot).
+LruCache = namedtuple("LruCache", "keys values hits prev next chain heads state")
+
+
+def new_cache(capacity: int) -> LruCache:
     """An empty LRU cache holding at most ``capacity`` entries (capacity >= 1)."""
     capacity = max(int(capacity), 1)
     buckets = 1
@@ -33,34 +42,34 @@ def new_cache(capacity: int):
         buckets *= 2
     chain = np.arange(1, capacity + 1, dtype=np.int32)
     chain[-1] = EMPTY
-    return (np.zeros(capacity, dtype=np.uint64),          # keys
-            np.zeros(capacity, dtype=np.float64),         # values
-            np.zeros(capacity, dtype=np.int64),           # hits
-            np.full(capacity, EMPTY, dtype=np.int32),     # prev (towards most recent)
-            np.full(capacity, EMPTY, dtype=np.int32),     # next (towards least recent)
-            chain,                                        # bucket chain / free list
-            np.full(buckets, EMPTY, dtype=np.int32),      # bucket heads
-            np.array([EMPTY, EMPTY, 0, 0], dtype=np.int64))  # head, tail, count, free
+    return LruCache(keys=np.zeros(capacity, dtype=np.uint64),
+                    values=np.zeros(capacity, dtype=np.float64),
+                    hits=np.zeros(capacity, dtype=np.int64),
+                    prev=np.full(capacity, EMPTY, dtype=np.int32),
+                    next=np.full(capacity, EMPTY, dtype=np.int32),
+                    chain=chain,
+                    heads=np.full(buckets, EMPTY, dtype=np.int32),
+                    state=np.array([EMPTY, EMPTY, 0, 0], dtype=np.int64))
 
 
 @njit(cache=True, inline="always")
 def _bucket(cache, key):
-    return int(key & np.uint64(cache[6].shape[0] - 1))
+    return int(key & np.uint64(cache.heads.shape[0] - 1))
 
 
 @njit(cache=True)
 def _find(cache, key):
-    slot = cache[6][_bucket(cache, key)]
+    slot = cache.heads[_bucket(cache, key)]
     while slot != EMPTY:
-        if cache[0][slot] == key:
+        if cache.keys[slot] == key:
             return slot
-        slot = cache[5][slot]
+        slot = cache.chain[slot]
     return EMPTY
 
 
 @njit(cache=True)
 def _unlink_lru(cache, slot):
-    prev, nxt, state = cache[3], cache[4], cache[7]
+    prev, nxt, state = cache.prev, cache.next, cache.state
     p, n = prev[slot], nxt[slot]
     if p != EMPTY:
         nxt[p] = n
@@ -76,7 +85,7 @@ def _unlink_lru(cache, slot):
 
 @njit(cache=True)
 def _push_front(cache, slot):
-    prev, nxt, state = cache[3], cache[4], cache[7]
+    prev, nxt, state = cache.prev, cache.next, cache.state
     head = state[_HEAD]
     nxt[slot] = head
     prev[slot] = EMPTY
@@ -90,7 +99,7 @@ def _push_front(cache, slot):
 @njit(cache=True)
 def _remove(cache, slot):
     """Drop an entry: out of its bucket chain and the LRU list, onto the free list."""
-    keys, chain, heads, state = cache[0], cache[5], cache[6], cache[7]
+    keys, chain, heads, state = cache.keys, cache.chain, cache.heads, cache.state
     b = _bucket(cache, keys[slot])
     cur = heads[b]
     before = EMPTY
@@ -114,9 +123,9 @@ def lookup(cache, key, forget_every):
     slot = _find(cache, key)
     if slot == EMPTY:
         return False, 0.0
-    value = cache[1][slot]
-    cache[2][slot] += 1
-    if forget_every > 0 and cache[2][slot] >= forget_every:
+    value = cache.values[slot]
+    cache.hits[slot] += 1
+    if forget_every > 0 and cache.hits[slot] >= forget_every:
         _remove(cache, slot)
     else:
         _unlink_lru(cache, slot)
@@ -129,29 +138,29 @@ def insert(cache, key, value):
     """Insert or overwrite; evicts the least recently used entry when full."""
     slot = _find(cache, key)
     if slot != EMPTY:
-        cache[1][slot] = value
-        cache[2][slot] = 1
+        cache.values[slot] = value
+        cache.hits[slot] = 1
         _unlink_lru(cache, slot)
         _push_front(cache, slot)
         return
-    state = cache[7]
+    state = cache.state
     if state[_FREE] == EMPTY:
         _remove(cache, state[_TAIL])
     slot = state[_FREE]
-    state[_FREE] = cache[5][slot]
-    cache[0][slot] = key
-    cache[1][slot] = value
-    cache[2][slot] = 1
+    state[_FREE] = cache.chain[slot]
+    cache.keys[slot] = key
+    cache.values[slot] = value
+    cache.hits[slot] = 1
     b = _bucket(cache, key)
-    cache[5][slot] = cache[6][b]
-    cache[6][b] = slot
+    cache.chain[slot] = cache.heads[b]
+    cache.heads[b] = slot
     _push_front(cache, slot)
     state[_COUNT] += 1
 
 
 @njit(cache=True)
 def size(cache):
-    return cache[7][_COUNT]
+    return cache.state[_COUNT]
 
 
 @njit(cache=True)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from azcompile.engine import call_literal, task_mode
-from azcompile.rng import new_state
+from azcompile.engine import call_literal
 
 from . import evaluator as E
 from . import fec
 from . import validate
-from .evolution import STRATEGIES, BatchLog, evolve_literal, initialize_literal
+from .evolution import STRATEGIES, BatchLog, Breeding, evolve_literal, initialize_literal
 from .mutator import MIGRATED
 from .population import Population
 
@@ -29,18 +28,20 @@ class Island:
         P = cfg.evolution["population_size"]
         L = cfg.capacity
         self.pop = Population.empty(P, L)
-        self.init = init_program.to_arrays(L)
-        self.random_init = cfg.evolution["initial_population"] == "random"
-        self.strategy = STRATEGIES[cfg.evolution["strategy"]]
-        self.mode = task_mode(tasks[0].eval_type)
-        self.tasks = E.stacked_tasks(tasks)
-        self.ecfg, self.fcfg = settings.arrays(self.mode)
-        self.ws = E.new_workspace(self.memory, L, len(tasks))
-        self.child = (np.zeros((3, L, 4), dtype=np.int32), np.zeros((3, L, 4)),
-                      np.zeros(3, dtype=np.int32))
-        self.fec_cache, self.canon_cache, self.hurdle = _fresh_caches(settings)
-        self.stats = np.zeros(E.S_SIZE, dtype=np.int64)
-        self.rng = new_state(seed)
+        evo = cfg.evolution
+        child = E.ProgramBuffers(np.zeros((3, L, 4), dtype=np.int32), np.zeros((3, L, 4)),
+                                 np.zeros(3, dtype=np.int32))
+        self.breeding = Breeding(
+            strategy=STRATEGIES[evo["strategy"]], tournament_size=evo["tournament_size"],
+            mutate_prob=mutator.mutate_prob, random_init=evo["initial_population"] == "random",
+            initial=E.ProgramBuffers(*init_program.to_arrays(L)), mutator=mutator.arrays(),
+            child=child)
+        evaluation = E.new_evaluation(tasks, self.memory, settings, L, seed)
+        # Kept apart (not as the bundle) because a checkpoint restore replaces them.
+        self.tasks, self.ws, self.kernel_settings = (evaluation.tasks, evaluation.workspace,
+                                                     evaluation.settings)
+        self.fec_cache, self.canon_cache, self.hurdle = evaluation.caches
+        self.stats, self.rng = evaluation.stats, evaluation.rng
         self.next_id = np.zeros(1, dtype=np.int64)
         self.cursor = 0
         self.initialized = 0
@@ -49,32 +50,30 @@ class Island:
     @property
     def profile(self) -> np.ndarray:
         """Cycles spent per phase of the generation loop (search.profile)."""
-        return self.ws[16]
+        return self.ws.profile
 
     @property
     def size(self) -> int:
         return self.pop.fitness.shape[0]
 
-    def _shared(self):
-        m = self.memory
-        return (self.tasks, self.ws, self.fec_cache, self.canon_cache, self.hurdle, self.ecfg,
-                self.fcfg, self.stats, self.rng, m.scalars, m.vectors, m.matrices, m.features)
+    def _evaluation(self) -> E.Evaluation:
+        # A restored checkpoint holds its caches as plain tuples: the kernels read them by name.
+        caches = E.Caches(fec.LruCache(*self.fec_cache), fec.LruCache(*self.canon_cache),
+                          self.hurdle)
+        return E.Evaluation(self.tasks, self.ws, caches, self.kernel_settings, self.stats,
+                            self.rng)
 
     def initialize(self, count: int) -> None:
         stop = min(self.initialized + count, self.size)
         call_literal(initialize_literal, (self.pop.arrays(), self.initialized, stop, self.next_id,
-                                          self.random_init, self.init, self.mutator.arrays())
-                     + self._shared())
+                                          self.breeding, self._evaluation(),
+                                          self.memory.features))
         self.initialized = stop
 
     def evolve(self, count: int) -> None:
-        evo = self.cfg.evolution
         self.cursor = int(call_literal(evolve_literal, (
-            self.pop.arrays(), count, self.cursor, self.next_id, self.strategy,
-            evo["tournament_size"], self.init, self.mutator.arrays(), self.mutator.mutate_prob,
-            self.child, self.tasks, self.ws, self.fec_cache, self.canon_cache, self.hurdle,
-            self.ecfg, self.fcfg, self.stats, self.rng, self.log.arrays(),
-            self.memory.scalars, self.memory.vectors, self.memory.matrices, self.memory.features)))
+            self.pop.arrays(), count, self.cursor, self.next_id, self.breeding,
+            self._evaluation(), self.log.arrays(), self.memory.features)))
 
     # --- engine.island_protocol.IslandProtocol ----------------------------------------------------
     # In this process a step is done when it is started: there is nothing to wait for.
@@ -152,7 +151,7 @@ class Island:
         """The state a new island of this configuration has: the shapes and dtypes that a
         checkpointed one must have."""
         P, L = cfg.evolution["population_size"], cfg.capacity
-        return _state_dict(prefix, Population.empty(P, L), *_fresh_caches(settings),
+        return _state_dict(prefix, Population.empty(P, L), *E.new_caches(settings),
                            np.zeros(E.S_SIZE, dtype=np.int64), np.zeros(1, dtype=np.uint64),
                            np.zeros(1, dtype=np.int64), 0, 0)
 
@@ -177,11 +176,6 @@ class Island:
         validate.within(arrays[f"{prefix}stats"], f"{prefix}stats", 0, 2 ** 63 - 1)
         validate.within(arrays[f"{prefix}next_id"], f"{prefix}next_id", 0, 2 ** 62)
         return set(blank_state)
-
-
-def _fresh_caches(settings: E.EvalSettings) -> tuple:
-    return (fec.new_cache(settings.fec_cache_size), fec.new_cache(settings.canonical_cache_size),
-            E.new_hurdle(settings.hurdle_window))
 
 
 def _state_dict(prefix, pop, fec_cache, canon_cache, hurdle, stats, rng, next_id, cursor,

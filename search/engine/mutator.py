@@ -10,6 +10,7 @@ mutation types, size bounds, memory sizes and the mutation probability.
 """
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,8 +73,13 @@ class MutatorSpec:
                    np.array(size_min, dtype=np.int32), np.array(size_max, dtype=np.int32),
                    np.array(memory, dtype=np.int64), float(mutate_prob))
 
-    def arrays(self):
-        return (self.ops, self.n_ops, self.types, self.size_min, self.size_max, self.memory)
+    def arrays(self) -> "MutatorArrays":
+        return MutatorArrays(self.ops, self.n_ops, self.types, self.size_min, self.size_max,
+                             self.memory)
+
+
+# MutatorSpec's arrays, as the kernels take them.
+MutatorArrays = namedtuple("MutatorArrays", "ops n_ops types size_min size_max memory")
 
 
 @njit(cache=True, inline="always")

@@ -1,6 +1,7 @@
 """The population as arrays: programs, fitness, identities and lineage fields per slot."""
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,8 @@ from .mutator import MUTATION_LABELS
 _KIND_FIELDS = ((1, OP_ARRAYS["in1_kind"], "in1"), (2, OP_ARRAYS["in2_kind"], "in2"),
                 (3, OP_ARRAYS["out_kind"], "out"))
 _KINDS = ("S", "V", "M")       # kind codes 1, 2, 3 (0: the operand is unused)
+# The population's arrays as the kernels take them (fields as Population's).
+PopulationArrays = namedtuple("PopulationArrays", "code data size fitness ids parents mutations")
 
 
 @dataclass
@@ -47,8 +50,8 @@ class Population:
         validate.within(arrays[f"{prefix}mutations"], f"{prefix}mutations", min(MUTATION_LABELS),
                     max(MUTATION_LABELS))
 
-    def arrays(self) -> tuple:
-        return tuple(getattr(self, f) for f in self.FIELDS)
+    def arrays(self) -> PopulationArrays:
+        return PopulationArrays(*(getattr(self, f) for f in self.FIELDS))
 
     @property
     def capacity(self) -> int:

@@ -22,7 +22,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from azcompile import ops as _ops
-from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR
+from azcompile.eval_type import EvalType, config_names
 from azcompile.files import read_text_file
 from azcompile.liveness import MAX_REGISTERS
 from azcompile.program import Memory
@@ -31,7 +31,6 @@ from ..data.registry import TASK_TYPES, build_tasks
 from ..data.tasks import TaskError, TaskSpec
 from ..engine.mutator import MUTATION_NAMES
 
-EVAL_TYPES = {"rms_error": RMS_ERROR, "accuracy": ACCURACY, "multiclass": MULTICLASS}
 INITIAL_POPULATIONS = ("no_op", "random", "linear", "neural_net", "damaged_neural_net")
 
 
@@ -178,7 +177,7 @@ TASK_KEYS = {
     "type": (_str, REQUIRED), "features": (_int(1, 256), REQUIRED),
     "num_train_examples": (_int(1), REQUIRED), "num_valid_examples": (_int(1), REQUIRED),
     "num_tasks": (_int(1), 1), "num_train_epochs": (_int(1), 1),
-    "eval_type": (_choice(*EVAL_TYPES), "rms_error"),
+    "eval_type": (_choice(*config_names()), EvalType.RMS_ERROR.config_name),
     "data_seeds": (None, []), "param_seeds": (None, []),
 }
 
@@ -269,7 +268,7 @@ def _task_spec(where, raw) -> TaskSpec:
     if "eval_type" not in values and task_type and task_type.eval_types:
         # Each task type has a natural eval type (binary tasks: accuracy, ...).
         natural = task_type.eval_types[0]
-        values["eval_type"] = next(k for k, v in EVAL_TYPES.items() if v == natural)
+        values["eval_type"] = EvalType(natural).config_name
     for key, (_, default) in known.items():
         if key not in values:
             if default is REQUIRED:
@@ -279,10 +278,11 @@ def _task_spec(where, raw) -> TaskSpec:
         raise ConfigError(f"{where}.type: unknown task type {values['type']!r}"
                           f"{_suggest(values['type'], TASK_TYPES)}")
     allowed_eval = TASK_TYPES[values["type"]].eval_types
-    if allowed_eval and EVAL_TYPES[values["eval_type"]] not in allowed_eval:
+    eval_type = int(EvalType.parse(values["eval_type"]))
+    if allowed_eval and eval_type not in allowed_eval:
         # The reference refuses these too (e.g. linear regression must be RMS_ERROR); the
         # generators would otherwise silently ignore the requested eval type.
-        names = [k for k, v in EVAL_TYPES.items() if v in allowed_eval]
+        names = [EvalType(code).config_name for code in allowed_eval]
         raise ConfigError(f"{where}.eval_type: a {values['type']} task needs eval_type "
                           f"{' or '.join(map(repr, names))}, got {values['eval_type']!r}")
     if options and values["type"] in ("scalar_linear_regression", "scalar_2layer_nn_regression"):
@@ -290,7 +290,7 @@ def _task_spec(where, raw) -> TaskSpec:
         raise ConfigError(f"unknown key '{where}.{key}'{_suggest(key, known)}")
     return TaskSpec(values["type"], values["features"], values["num_train_examples"],
                     values["num_valid_examples"], values["num_tasks"], values["num_train_epochs"],
-                    EVAL_TYPES[values["eval_type"]],
+                    eval_type,
                     _seed_list(f"{where}.data_seeds", values["data_seeds"]),
                     _seed_list(f"{where}.param_seeds", values["param_seeds"]), options)
 
@@ -430,7 +430,7 @@ def _check_consistency(cfg: Config) -> None:
             if spec.features != cfg.features:
                 raise ConfigError(f"{name}[{i}].features is {spec.features} but search_tasks use "
                                   f"{cfg.features}: all tasks must share one feature size")
-    kinds = {spec.eval_type == MULTICLASS for spec in cfg.search_tasks + cfg.select_tasks + cfg.final_tasks}
+    kinds = {spec.eval_type == EvalType.MULTICLASS for spec in cfg.search_tasks + cfg.select_tasks + cfg.final_tasks}
     if len(kinds) > 1:
         raise ConfigError("multiclass tasks cannot be mixed with scalar tasks in one config")
     if cfg.experiment["sufficient_fitness"] is not None and not cfg.select_tasks:
