@@ -14,8 +14,8 @@ __version__ = "0.1.0"
 
 # Public name -> the module that defines it.
 _PUBLIC = {
-    "ACCURACY": "engine", "MULTICLASS": "engine", "RMS_ERROR": "engine", "RunResult": "engine",
-    "run": "engine", "KernelCache": "jit_cache", "default_cache_dir": "jit_cache",
+    "EvalType": "eval_type", "ACCURACY": "eval_type", "MULTICLASS": "eval_type",
+    "RMS_ERROR": "eval_type", "RunResult": "engine", "run": "engine", "KernelCache": "jit_cache", "default_cache_dir": "jit_cache",
     "SCALAR_TASK": "liveness", "VECTOR_TASK": "liveness", "canonical": "liveness",
     "canonical_hash": "liveness", "dead_code_eliminated": "liveness",
     "OPS": "ops", "Op": "ops", "lookup": "ops",

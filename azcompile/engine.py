@@ -12,26 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 from numba import typeof, types
 
-from . import eval_type as _eval_type
 from . import interpreter, jit_cache
 from .eval_type import EvalType
 from .kernel_args import (STEPS_DONE, ProgramArrays, RunSettings, TaskData, new_record,
                           new_registers)
 from .liveness import canonical, live_instructions, stream_ids
 
-# Thin aliases of EvalType for callers not yet switched to it (the lead removes them).
-RMS_ERROR = int(EvalType.RMS_ERROR)
-ACCURACY = int(EvalType.ACCURACY)
-MULTICLASS = int(EvalType.MULTICLASS)
-EVAL_TYPES = _eval_type.by_name()
 ENGINES = ("interp", "compiled", "auto")
 # Instruction executions above which compiling (~0.3 s) pays for itself in ``auto``.
 AUTO_COMPILE_WORK = 50_000_000
-
-
-def task_mode(eval_type: int) -> int:
-    """Liveness's task mode (SCALAR_TASK / VECTOR_TASK) of an eval type code."""
-    return EvalType.of(eval_type).task_mode
 
 
 @dataclass
@@ -80,7 +69,7 @@ def _as_f64(name, a, ndim):
     return arr
 
 
-def run(program, x_train, y_train, x_valid, y_valid, *, eval_type: int = RMS_ERROR,
+def run(program, x_train, y_train, x_valid, y_valid, *, eval_type: int = EvalType.RMS_ERROR,
         num_classes: int = 0, epochs: int = 1, order=None, train_steps: int | None = None,
         seed: int = 0, max_abs_error: float = 100.0, engine: str = "auto",
         cache: jit_cache.KernelCache | None = None) -> RunResult:

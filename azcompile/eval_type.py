@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+import numpy as np
+
 from .liveness import SCALAR_TASK, VECTOR_TASK
+from .program import ProgramError
 
 
 class EvalType(IntEnum):
@@ -34,12 +37,33 @@ class EvalType(IntEnum):
         return cls[name.upper()]
 
     @classmethod
+    def of_meta(cls, meta: dict, given=None) -> "EvalType":
+        """A program's eval type: ``given`` (a name or code) first, then ``meta['eval_type']``,
+        then ``meta['task']['eval_type']``, else rms_error; ProgramError for anything else."""
+        task_meta = meta.get("task") if isinstance(meta.get("task"), dict) else {}
+        chosen = given if given is not None else meta.get("eval_type", task_meta.get("eval_type"))
+        if chosen is None:
+            return cls.RMS_ERROR
+        if isinstance(chosen, (int, np.integer)) and not isinstance(chosen, bool) \
+                and int(chosen) in {int(e) for e in cls}:
+            return cls(int(chosen))
+        if isinstance(chosen, str) and chosen.lower() in config_names():
+            return cls.parse(chosen.lower())
+        raise ProgramError(f"eval type {str(chosen)[:40]!r} is not one of {sorted(config_names())}")
+
+    @classmethod
     def of(cls, code: int) -> "EvalType":
         """The eval type of a code; ValueError for any other value."""
         try:
             return cls(code)
         except ValueError:
             raise ValueError(f"eval_type must be one of {by_name()} (by value), got {code!r}") from None
+
+
+# The codes as plain ints, for kernels and for the arrays tasks are stored in.
+RMS_ERROR = int(EvalType.RMS_ERROR)
+ACCURACY = int(EvalType.ACCURACY)
+MULTICLASS = int(EvalType.MULTICLASS)
 
 
 def by_name() -> dict[str, int]:

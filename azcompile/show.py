@@ -16,7 +16,8 @@ from __future__ import annotations
 import sys
 
 from . import codegen, liveness
-from .engine import EVAL_TYPES, task_mode
+from .eval_type import EvalType
+from .export import export_program
 from .program import Program, ProgramError
 
 VIEWS = ("raw", "canonical", "python", "kernel")
@@ -25,15 +26,13 @@ VIEWS = ("raw", "canonical", "python", "kernel")
 def render(program: Program, view: str = "raw", *, eval_type=None, num_classes=None) -> str:
     """The text of one view of ``program``; the eval type decides the reserved registers
     (the class count matters to the ``python`` view only)."""
-    from .export import eval_type_of, export_program
-
     if view not in VIEWS:
         raise ProgramError(f"unknown view {view!r:.40}; choose one of {', '.join(VIEWS)}")
     if view == "raw":
         return program.listing()
     if view == "python":
         return export_program(program, eval_type=eval_type, num_classes=num_classes)
-    mode = task_mode(EVAL_TYPES[eval_type_of(program.meta, eval_type)])
+    mode = EvalType.of_meta(program.meta, eval_type).task_mode
     canon, chash = liveness.canonical(program, mode)
     if view == "canonical":
         kept = sum(map(len, canon.components))

@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from azcompile.engine import ACCURACY, MULTICLASS
+from azcompile.eval_type import ACCURACY, MULTICLASS
 from azcompile.search.data import cache
 from azcompile.search.data.dataset_tasks import projected_binary_task, projected_multiclass_task
 

@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 
-from azcompile.engine import ACCURACY, MULTICLASS, run
+from azcompile.engine import run
+
+from azcompile.eval_type import ACCURACY, MULTICLASS
 from azcompile.search.data import baselines as B
 from azcompile.search.data import pairs
 from azcompile.search.data.dataset_tasks import projected_binary_task, projected_multiclass_task

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from data_helpers import BINARY, MULTI, binary, fresh_cache, multi  # noqa: F401
 
-from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR
+from azcompile.eval_type import ACCURACY, MULTICLASS, RMS_ERROR
 from azcompile.search.data.datafiles import DatasetError
 from azcompile.search.data.dataset_tasks import projected_binary_task, projected_multiclass_task
 from azcompile.search.data.registry import build_tasks

@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 
 from azcompile import ops
-from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR, run, task_mode
+from azcompile.engine import run
+from azcompile.eval_type import ACCURACY, EvalType, MULTICLASS, RMS_ERROR
 from azcompile.jit_cache import KernelCache
 from azcompile.liveness import SCALAR_TASK, canonical
 from azcompile.program import FIRST_OUT, Instruction, Memory, Program
@@ -61,7 +62,7 @@ def make_case(i):
     gen = np.random.default_rng(np.random.SeedSequence([20260, i]))
     eval_type = EVAL_TYPES[i % 3]
     F = FEATURE_SIZES[(i // 3) % 2]
-    mode = task_mode(eval_type)
+    mode = EvalType.of(eval_type).task_mode
     mem = Memory(scalars=int(gen.integers(2, 8)),
                  vectors=int(gen.integers(3 if eval_type == MULTICLASS else 1, 7)),
                  matrices=int(gen.integers(1, 4)), features=F)
@@ -114,7 +115,7 @@ def test_interp_raw_equals_interp_canonical(fuzz_programs):
     eval_seen = set()
     for i in range(fuzz_programs):
         prog, (x, y, xv, yv), options = make_case(i)
-        mode = task_mode(options["eval_type"])
+        mode = EvalType.of(options["eval_type"]).task_mode
         canon, _ = canonical(prog, mode)
         raw_run = run(prog, x, y, xv, yv, engine="interp", **options)
         canon_run = run(canon, x, y, xv, yv, engine="interp", **options)
@@ -139,7 +140,7 @@ def _compiled_selection():
     pool = []
     for i in range(SELECTION_POOL):
         prog, _, options = make_case(i)
-        canon, _ = canonical(prog, task_mode(options["eval_type"]))
+        canon, _ = canonical(prog, EvalType.of(options["eval_type"]).task_mode)
         live_ops = {ins.op.id for c in canon.components for ins in c}
         pool.append((i, live_ops, options["eval_type"], prog.memory.features))
     chosen, covered = [], set()

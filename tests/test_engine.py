@@ -8,27 +8,15 @@ import numpy as np
 import pytest
 
 from azcompile import engine
-from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR, run
+from azcompile.engine import run
+from azcompile.eval_type import ACCURACY, MULTICLASS, RMS_ERROR
 from azcompile.jit_cache import KernelCache
 from azcompile.liveness import SCALAR_TASK, canonical
 from azcompile.ops import lookup
 from azcompile.program import Instruction, Memory, Program, ProgramError, instructions
 
-MEM = Memory(scalars=4, vectors=3, matrices=1, features=4)
-
-
-def readme_linear_regression(lr=0.001):
-    """The reference README's hand-written program:
-        def Setup():   s2 = 0.001
-        def Predict(): s1 = dot(v0, v1)
-        def Learn():   s3 = s0 - s1; s3 = s3 * s2; v2 = s3 * v0; v1 = v1 + v2
-    """
-    return Program(
-        setup=instructions([("SCALAR_CONST_SET_OP", 0, 0, 2, (lr, 0, 0, 0))]),
-        predict=instructions([("VECTOR_INNER_PRODUCT_OP", 0, 1, 1)]),
-        learn=instructions([("SCALAR_DIFF_OP", 0, 1, 3), ("SCALAR_PRODUCT_OP", 3, 2, 3),
-                            ("SCALAR_VECTOR_PRODUCT_OP", 3, 0, 2), ("VECTOR_SUM_OP", 1, 2, 1)]),
-        memory=MEM)
+from programs import README_MEMORY as MEM
+from programs import readme_linear_regression
 
 
 def linear_task(n_train=1000, n_valid=100, F=4, seed=0):

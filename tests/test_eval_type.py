@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from azcompile import engine
-from azcompile.eval_type import EvalType, by_name, config_names
+from azcompile.eval_type import (ACCURACY, MULTICLASS, RMS_ERROR, EvalType, by_name,
+                                  config_names)
 from azcompile.liveness import SCALAR_TASK, VECTOR_TASK
 
 
@@ -28,16 +28,17 @@ def test_unknown_names_are_refused_with_the_known_ones(name):
 def test_only_multiclass_tasks_use_vector_registers():
     assert EvalType.MULTICLASS.task_mode == VECTOR_TASK
     assert EvalType.RMS_ERROR.task_mode == EvalType.ACCURACY.task_mode == SCALAR_TASK
-    assert engine.task_mode(5) == VECTOR_TASK and engine.task_mode(1) == SCALAR_TASK
+    assert EvalType.of(5).task_mode == VECTOR_TASK and EvalType.of(1).task_mode == SCALAR_TASK
 
 
 def test_unknown_codes_are_refused():
     with pytest.raises(ValueError, match="by value"):
         EvalType.of(2)
     with pytest.raises(ValueError, match="by value"):
-        engine.task_mode(0)
+        EvalType.of(0)
 
 
-def test_engine_aliases_follow_the_enum():
-    assert engine.EVAL_TYPES == by_name() == {"rms_error": 1, "accuracy": 4, "multiclass": 5}
-    assert (engine.RMS_ERROR, engine.ACCURACY, engine.MULTICLASS) == (1, 4, 5)
+def test_the_plain_codes_follow_the_enum():
+    assert by_name() == {"rms_error": 1, "accuracy": 4, "multiclass": 5}
+    assert (RMS_ERROR, ACCURACY, MULTICLASS) == (1, 4, 5)
+    assert all(type(code) is int for code in (RMS_ERROR, ACCURACY, MULTICLASS))

@@ -13,13 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from azcompile.program import Program
-from azcompile.rng import new_state, next_int, next_u64
-from azcompile.search.engine import evaluator as E
+from azcompile.rng import new_state, next_int
+from azcompile.search.engine import evaluator
 from azcompile.search.run import initial
 from azcompile.search.run.config import build_task_list, parse
 from azcompile.search.engine.evolution import tournament
-from azcompile.search.run.experiment import eval_settings, mutator_spec
+from azcompile.search.run.island_kit import eval_settings, mutator_spec
 from azcompile.search.engine.island import Island
 from azcompile.search.engine.mutator import NOT_MUTATED, RANDOMIZE_ALGORITHM, mutate
 
@@ -107,9 +106,9 @@ def test_initialize_evaluates_every_slot(cfg):
     pop = isl.pop
     assert list(pop.ids) == list(range(8)) and int(isl.next_id[0]) == 8
     assert list(pop.parents) == [-1] * 8 and list(pop.mutations) == [NOT_MUTATED] * 8
-    assert int(isl.stats[E.S_INDIVIDUALS]) == 8
+    assert int(isl.stats[evaluator.S_INDIVIDUALS]) == 8
     tasks = build_task_list(cfg.search_tasks, "search_tasks")
-    check = E.Evaluator(tasks, cfg.memory, eval_settings(cfg))
+    check = evaluator.Evaluator(tasks, cfg.memory, eval_settings(cfg))
     for slot in range(8):
         assert pop.fitness[slot] == check.fitness(program(isl, slot))
 
@@ -160,7 +159,7 @@ def test_evolve_replaces_slots_in_ring_order(cfg):
     # the oldest individual is always the one replaced: ids rise around the ring
     isl.evolve(6)
     assert isl.cursor == 0 and list(isl.pop.ids) == list(range(16, 24))
-    assert int(isl.stats[E.S_INDIVIDUALS]) == 8 + 16
+    assert int(isl.stats[evaluator.S_INDIVIDUALS]) == 8 + 16
 
 
 def test_parents_and_children_follow_tournament_and_mutation(cfg):
@@ -200,7 +199,7 @@ def test_children_fitness_is_their_evaluation(cfg):
     isl.initialize(8)
     isl.evolve(8)
     tasks = build_task_list(cfg.search_tasks, "search_tasks")
-    check = E.Evaluator(tasks, cfg.memory, eval_settings(cfg))
+    check = evaluator.Evaluator(tasks, cfg.memory, eval_settings(cfg))
     for slot in range(8):
         prog = program(isl, slot).validate()
         assert isl.pop.fitness[slot] == check.fitness(prog)
@@ -215,7 +214,7 @@ def test_mutate_prob_zero_copies_the_parent():
     isl.initialize(8)
     before = {int(i): (live(isl.pop.code[s], isl.pop.data[s], isl.pop.size[s]), isl.pop.fitness[s])
               for s, i in enumerate(isl.pop.ids)}
-    executed = int(isl.stats[E.S_EXECUTED_STEPS])
+    executed = int(isl.stats[evaluator.S_EXECUTED_STEPS])
     isl.evolve(8)
     for slot in range(8):
         parent = int(isl.pop.parents[slot])
@@ -225,8 +224,8 @@ def test_mutate_prob_zero_copies_the_parent():
             assert live(isl.pop.code[slot], isl.pop.data[slot], isl.pop.size[slot]) == code
             assert isl.pop.fitness[slot] == fit
     # unmutated copies of deterministic programs are canonical-cache hits: nothing runs
-    assert int(isl.stats[E.S_EXECUTED_STEPS]) == executed
-    assert int(isl.stats[E.S_CANON_HITS]) == 8
+    assert int(isl.stats[evaluator.S_EXECUTED_STEPS]) == executed
+    assert int(isl.stats[evaluator.S_CANON_HITS]) == 8
 
 
 def test_random_search_fills_slots_with_random_programs():
@@ -254,13 +253,15 @@ def test_random_search_ignores_fitness():
 
 
 def test_search_improves_on_its_initial_population(cfg):
+    """Selection pressure: after 200 children the population is clearly fitter on average
+    (0.37 -> 0.47 for this seed), and its best never got worse."""
     isl = make_island(cfg, seed=13)
     isl.initialize(8)
-    start = isl.pop.fitness.max()
+    start_best, start_mean = isl.pop.fitness.max(), isl.pop.fitness.mean()
     for _ in range(25):
         isl.evolve(8)
-    assert isl.pop.fitness.max() >= start
-    assert isl.pop.fitness.mean() > 0.0
+    assert isl.pop.fitness.mean() > start_mean + 0.05
+    assert isl.pop.fitness.max() >= start_best
 
 
 # ---- determinism ----------------------------------------------------------------------------

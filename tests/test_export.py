@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 
 from azcompile import ops, reference_programs
-from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR, run
+from azcompile.engine import run
+from azcompile.eval_type import ACCURACY, MULTICLASS, RMS_ERROR
 from azcompile.export import ExportError, export_program, prune_module
 from azcompile.program import (FIRST_OUT, Instruction, Memory, Program, ProgramError,
                                instructions, loads)

@@ -29,7 +29,7 @@ from numpy.lib import format as npy_format
 from data_helpers import fresh_cache, make_cifar, make_idx_dataset, write_idx  # noqa: F401
 
 from azcompile import program as prog_mod
-from azcompile.engine import ACCURACY
+from azcompile.eval_type import ACCURACY
 from azcompile.program import ProgramError
 from azcompile.search.data.datafiles import MAX_ARRAY_BYTES, DatasetError
 from azcompile.search.data.dataset_tasks import projected_binary_task

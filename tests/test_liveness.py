@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from azcompile import ops
-from azcompile.engine import MULTICLASS, RMS_ERROR, run
+from azcompile.engine import run
+from azcompile.eval_type import MULTICLASS, RMS_ERROR
 from azcompile.liveness import (SCALAR_TASK, VECTOR_TASK, canonical, canonical_hash,
                                 dead_code_eliminated, feature_dependent, live_instructions,
                                 stream_ids)

@@ -7,7 +7,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from azcompile.engine import ACCURACY
+from azcompile.eval_type import ACCURACY
 from azcompile.search.data import cache, recipe
 from azcompile.search.data.sources import load_source
 

@@ -5,7 +5,7 @@ import sys
 import pytest
 from data_helpers import BINARY, MULTI, fresh_cache  # noqa: F401
 
-from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR
+from azcompile.eval_type import ACCURACY, MULTICLASS, RMS_ERROR
 from azcompile.search.data.dataset_tasks import projected_binary_task, projected_multiclass_task
 from azcompile.search.data.registry import TASK_TYPES, task_type
 from azcompile.search.data.registry import build_tasks

@@ -35,9 +35,9 @@ from .assemble import assemble_module
 from .options import NAME_MODES, ExportError, check_options, check_program
 from .passes import prune_module
 from .plan import build_plan
-from .provenance import Task, docstring_text, eval_type_of, provenance_lines, resolve_task
+from .provenance import Task, docstring_text, provenance_lines, resolve_task
 
-__all__ = ["NAME_MODES", "ExportError", "Task", "docstring_text", "eval_type_of",
+__all__ = ["NAME_MODES", "ExportError", "Task", "docstring_text",
            "export_program", "provenance_lines", "prune_module", "resolve_task"]
 
 

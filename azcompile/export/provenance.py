@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engine import EVAL_TYPES, task_mode
+from ..eval_type import EvalType, by_name
 from ..program import ProgramError
 
 _MAX_TEXT = 80
@@ -78,27 +78,13 @@ class Task:
     @property
     def mode(self) -> int:
         """The liveness task mode: which registers the driver reserves."""
-        return task_mode(EVAL_TYPES[self.eval_type])
-
-
-def eval_type_of(meta: dict, eval_type=None) -> str:
-    """The eval type's name (``rms_error``, ``accuracy``, ``multiclass``): the argument
-    first, then ``meta['eval_type']``, then ``meta['task']['eval_type']``; names or codes."""
-    task_meta = meta.get("task") if isinstance(meta.get("task"), dict) else {}
-    chosen = eval_type if eval_type is not None else meta.get("eval_type", task_meta.get("eval_type"))
-    if chosen is None:
-        chosen = "rms_error"
-    if isinstance(chosen, (int, np.integer)) and not isinstance(chosen, bool):
-        chosen = {code: name for name, code in EVAL_TYPES.items()}.get(int(chosen), chosen)
-    if not isinstance(chosen, str) or chosen.lower() not in EVAL_TYPES:
-        raise ProgramError(f"eval type {str(chosen)[:40]!r} is not one of {sorted(EVAL_TYPES)}")
-    return chosen.lower()
+        return EvalType.parse(self.eval_type).task_mode
 
 
 def resolve_task(meta: dict, features: int, eval_type=None, num_classes=None) -> Task:
-    """The eval type (see ``eval_type_of``) and, for multiclass, the class count: the
+    """The eval type (see ``EvalType.of_meta``) and, for multiclass, the class count: the
     argument first, then ``meta`` (or ``meta['task']``)."""
-    chosen = eval_type_of(meta, eval_type)
+    chosen = EvalType.of_meta(meta, eval_type).config_name
     if chosen != "multiclass":
         return Task(chosen, 0)
     task_meta = meta.get("task") if isinstance(meta.get("task"), dict) else {}

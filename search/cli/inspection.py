@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from azcompile.engine import EVAL_TYPES
+from azcompile.eval_type import EvalType, config_names
 from azcompile.export import ExportError, export_program
 from azcompile.jit_cache import atomic_write_text
 from azcompile.program import ProgramError, load
@@ -41,7 +41,7 @@ def run_task(run_dir: Path) -> dict:
     if not cfg.search_tasks:
         return {}
     spec = cfg.search_tasks[0]
-    eval_type = {code: name for name, code in EVAL_TYPES.items()}[spec.eval_type]
+    eval_type = EvalType(spec.eval_type).config_name
     if eval_type != "multiclass":
         return {"eval_type": eval_type}
     # The class count is the dataset's: build the first search task to read it.
@@ -190,7 +190,7 @@ def _seeds_fit(drawn, specs) -> bool:
 
 _TARGET = click.argument("target", metavar="RUN_DIR|PROGRAM.json",
                          type=click.Path(exists=True, path_type=str))
-_EVAL = click.option("--eval-type", type=click.Choice(sorted(EVAL_TYPES)), default=None,
+_EVAL = click.option("--eval-type", type=click.Choice(sorted(config_names())), default=None,
                      help="The task's eval type (default: the run's config, the program's "
                           "meta, else rms_error).")
 _CLASSES = click.option("--num-classes", type=click.IntRange(2, None), default=None,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from azcompile.engine import task_mode
+from azcompile.eval_type import EvalType
 from azcompile.liveness import dead_code_eliminated
 from azcompile.ops import NUM_OPS
 from azcompile.program import Program, ProgramError, load
@@ -112,7 +112,7 @@ def render_chain(run_dir: Path, improvements_only: bool = True) -> str:
     against the step shown before it."""
     doc = read_lineage(run_dir)
     cfg = config_mod.load(run_dir / "config.toml")
-    mode = task_mode(cfg.search_tasks[0].eval_type)
+    mode = EvalType.of(cfg.search_tasks[0].eval_type).task_mode
     rows = doc["chain"]
     lines = [f"lineage of individual {doc['best']}: {len(rows)} ancestors recorded"
              + ("; steps that beat all before them (--all-steps: every one)"

@@ -27,7 +27,8 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 
 from azcompile import reference_programs
-from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR, run
+from azcompile.engine import run
+from azcompile.eval_type import ACCURACY, MULTICLASS, RMS_ERROR
 from azcompile.program import Instruction, Memory, Program, instructions
 
 from .tasks import Task, TaskError

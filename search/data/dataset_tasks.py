@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from azcompile.engine import ACCURACY, MULTICLASS
+from azcompile.eval_type import ACCURACY, MULTICLASS
 
 from . import pairs as _pairs
 from .datafiles import DatasetError

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from azcompile.engine import ACCURACY, MULTICLASS, RMS_ERROR
+from azcompile.eval_type import ACCURACY, MULTICLASS, RMS_ERROR
 
 from . import dataset_tasks, synthetic
 from .tasks import DEFAULT_DATA_SEEDS, DEFAULT_PARAM_SEEDS, Task, TaskError, task_seeds

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from azcompile.engine import RMS_ERROR
+from azcompile.eval_type import RMS_ERROR
 
 from .tasks import UINT32, Task, TaskError
 

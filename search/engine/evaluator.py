@@ -27,6 +27,7 @@ from numba import literally, njit
 
 from azcompile import engine
 from azcompile.engine import call_literal
+from azcompile.eval_type import EvalType
 from azcompile.interpreter import evaluate_task
 from azcompile.kernel_args import (STEPS_DONE, TRAIN_ERRORS_RECORDED, VALID_ERRORS_RECORDED,
                                    ProgramArrays, RunSettings, TaskData, new_record,
@@ -416,7 +417,7 @@ def task_set(tasks) -> TaskSet:
 def new_evaluation(tasks, memory, settings: EvalSettings, capacity: int, seed: int) -> Evaluation:
     """What a search (an island, or an ``Evaluator``) evaluates its programs with: the tasks,
     fresh buffers and caches, zeroed statistics and a random stream from ``seed``."""
-    mode = engine.task_mode(tasks[0].eval_type)
+    mode = EvalType.of(tasks[0].eval_type).task_mode
     return Evaluation(tasks=task_set(tasks), workspace=new_workspace(memory, capacity, len(tasks)),
                       caches=new_caches(settings), settings=settings.bundle(mode, memory),
                       stats=new_stats(), rng=new_state(seed))

@@ -7,7 +7,7 @@ import numpy as np
 
 from azcompile.engine import call_literal
 
-from . import evaluator as E
+from . import evaluator
 from . import fec
 from . import validate
 from .evolution import STRATEGIES, BatchLog, Breeding, evolve_literal, initialize_literal
@@ -20,7 +20,7 @@ _CACHE_FIELDS = ("keys", "values", "hits", "prev", "next", "chain", "heads", "st
 class Island:
     """An island in this process (``engine.island_protocol.IslandProtocol``)."""
 
-    def __init__(self, cfg, mutator, init_program, tasks, settings: E.EvalSettings, seed: int,
+    def __init__(self, cfg, mutator, init_program, tasks, settings: evaluator.EvalSettings, seed: int,
                  batch_size: int):
         self.cfg = cfg
         self.memory = cfg.memory
@@ -29,14 +29,14 @@ class Island:
         L = cfg.capacity
         self.pop = Population.empty(P, L)
         evo = cfg.evolution
-        child = E.ProgramBuffers(np.zeros((3, L, 4), dtype=np.int32), np.zeros((3, L, 4)),
+        child = evaluator.ProgramBuffers(np.zeros((3, L, 4), dtype=np.int32), np.zeros((3, L, 4)),
                                  np.zeros(3, dtype=np.int32))
         self.breeding = Breeding(
             strategy=STRATEGIES[evo["strategy"]], tournament_size=evo["tournament_size"],
             mutate_prob=mutator.mutate_prob, random_init=evo["initial_population"] == "random",
-            initial=E.ProgramBuffers(*init_program.to_arrays(L)), mutator=mutator.arrays(),
+            initial=evaluator.ProgramBuffers(*init_program.to_arrays(L)), mutator=mutator.arrays(),
             child=child)
-        evaluation = E.new_evaluation(tasks, self.memory, settings, L, seed)
+        evaluation = evaluator.new_evaluation(tasks, self.memory, settings, L, seed)
         # Kept apart (not as the bundle) because a checkpoint restore replaces them.
         self.tasks, self.ws, self.kernel_settings = (evaluation.tasks, evaluation.workspace,
                                                      evaluation.settings)
@@ -56,11 +56,11 @@ class Island:
     def size(self) -> int:
         return self.pop.fitness.shape[0]
 
-    def _evaluation(self) -> E.Evaluation:
+    def _evaluation(self) -> evaluator.Evaluation:
         # A restored checkpoint holds its caches as plain tuples: the kernels read them by name.
-        caches = E.Caches(fec.LruCache(*self.fec_cache), fec.LruCache(*self.canon_cache),
+        caches = evaluator.Caches(fec.LruCache(*self.fec_cache), fec.LruCache(*self.canon_cache),
                           self.hurdle)
-        return E.Evaluation(self.tasks, self.ws, caches, self.kernel_settings, self.stats,
+        return evaluator.Evaluation(self.tasks, self.ws, caches, self.kernel_settings, self.stats,
                             self.rng)
 
     def initialize(self, count: int) -> None:
@@ -147,16 +147,16 @@ class Island:
         self.cursor, self.initialized = (int(x) for x in arrays[f"{prefix}counters"])
 
     @staticmethod
-    def blank_state(cfg, settings: E.EvalSettings, prefix: str) -> dict:
+    def blank_state(cfg, settings: evaluator.EvalSettings, prefix: str) -> dict:
         """The state a new island of this configuration has: the shapes and dtypes that a
         checkpointed one must have."""
         P, L = cfg.evolution["population_size"], cfg.capacity
-        return _state_dict(prefix, Population.empty(P, L), *E.new_caches(settings),
-                           np.zeros(E.S_SIZE, dtype=np.int64), np.zeros(1, dtype=np.uint64),
+        return _state_dict(prefix, Population.empty(P, L), *evaluator.new_caches(settings),
+                           np.zeros(evaluator.S_SIZE, dtype=np.int64), np.zeros(1, dtype=np.uint64),
                            np.zeros(1, dtype=np.int64), 0, 0)
 
     @staticmethod
-    def check_state(arrays: dict, prefix: str, cfg, settings: E.EvalSettings) -> set:
+    def check_state(arrays: dict, prefix: str, cfg, settings: evaluator.EvalSettings) -> set:
         """Refuse (CheckpointError) an island state the kernels could not run safely: every
         array's shape and dtype, op ids and register indices, sizes, counters, the hurdle's
         ring position and the linked structure of both caches.  Returns the keys it used."""
@@ -195,10 +195,10 @@ def _state_dict(prefix, pop, fec_cache, canon_cache, hurdle, stats, rng, next_id
 def _check_hurdle(hurdle: np.ndarray, key: str) -> None:
     """The ring position indexes the window inside the kernel: it must be a whole number in
     range (a NaN would become an arbitrary index)."""
-    window = hurdle.shape[0] - E.H_HEADER
-    validate.within(hurdle[E.H_POS:E.H_POS + 1], f"{key} (ring position)", 0, window - 1)
-    validate.within(hurdle[E.H_FILLED:E.H_FILLED + 1], f"{key} (filled)", 0, window)
-    validate.within(hurdle[E.H_SINCE:E.H_SINCE + 1], f"{key} (since update)", 0, 2 ** 53)
+    window = hurdle.shape[0] - evaluator.H_HEADER
+    validate.within(hurdle[evaluator.H_POS:evaluator.H_POS + 1], f"{key} (ring position)", 0, window - 1)
+    validate.within(hurdle[evaluator.H_FILLED:evaluator.H_FILLED + 1], f"{key} (filled)", 0, window)
+    validate.within(hurdle[evaluator.H_SINCE:evaluator.H_SINCE + 1], f"{key} (since update)", 0, 2 ** 53)
 
 
 def _check_cache(cache: tuple, key: str) -> None:

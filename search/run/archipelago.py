@@ -15,7 +15,7 @@ import numpy as np
 from azcompile.program import Program
 from azcompile.rng import next_int
 
-from ..engine import evaluator as E
+from ..engine import evaluator
 from ..engine.island_protocol import IslandProtocol
 
 
@@ -67,7 +67,7 @@ class Archipelago:
         ``rng`` is the search's stream, so a seed and worker count give one run."""
         if len(self.islands) < 2:
             return None
-        per_island = int(self.islands[0].stats[E.S_INDIVIDUALS])
+        per_island = int(self.islands[0].stats[evaluator.S_INDIVIDUALS])
         due = per_island // self.migrate_every
         if due <= migrations_done:
             return None

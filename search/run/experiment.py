@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Callable
 
 from ..data.tasks import randomized_seeds
-from ..engine import evaluator as E
+from ..engine import evaluator
 from ..engine.island_protocol import IslandMaker
 from ..engine.profile import WallClock
 from . import config as config_mod
 from .archipelago import Archipelago
 from .config import Config
-# eval_settings and mutator_spec are the island kit's; still named here for tests/test_evolution.
-from .island_kit import IslandKit, LocalIslands, eval_settings, mutator_spec  # noqa: F401
+from .island_kit import IslandKit, LocalIslands
 from .lineage import Lineage
 from .reporting import Progress, Snapshot, Stopwatch
 from .resume import Checkpoints, resolve_workers
@@ -236,7 +235,7 @@ class Search:
     def _after_sweep(self) -> None:
         self.progress.after_sweep(self.islands)
         # The budget is per island (each is one reference process); checked between sweeps.
-        steps = self.islands.least(E.S_TRAIN_STEPS)
+        steps = self.islands.least(evaluator.S_TRAIN_STEPS)
         if steps >= self.cfg.evolution["max_train_steps"] and self.state.phase == "evolve":
             self._end_experiment(stopping=False)
 
@@ -260,9 +259,9 @@ class Search:
         stats = islands.stats()
         self.run_dir.event("experiment_end", experiment=state.experiment,
                            search_fitness=member[2], select_fitness=finite(select),
-                           individuals=int(stats[E.S_INDIVIDUALS]),
-                           train_steps=int(stats[E.S_TRAIN_STEPS]),
-                           stats=dict(zip(E.STAT_NAMES, (int(x) for x in stats))),
+                           individuals=int(stats[evaluator.S_INDIVIDUALS]),
+                           train_steps=int(stats[evaluator.S_TRAIN_STEPS]),
+                           stats=dict(zip(evaluator.STAT_NAMES, (int(x) for x in stats))),
                            profile=profile, **self.selection.last_select)
         self.selection.keep_if_best(islands, member, candidate, select)
         max_exp = self.cfg.experiment["max_experiments"]

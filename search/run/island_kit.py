@@ -11,16 +11,16 @@ from typing import Sequence
 from azcompile.program import Program
 
 from ..data.tasks import TaskSpec
-from ..engine import evaluator as E
+from ..engine import evaluator
 from ..engine.island import Island
 from ..engine.mutator import MutatorSpec
 from . import initial
 from .config import Config, build_task_list
 
 
-def eval_settings(cfg: Config) -> E.EvalSettings:
+def eval_settings(cfg: Config) -> evaluator.EvalSettings:
     fec_cfg, hurdles, budget = cfg.fec, cfg.hurdles, cfg.train_budget
-    s = E.EvalSettings(combination=cfg.evolution["fitness_combination"],
+    s = evaluator.EvalSettings(combination=cfg.evolution["fitness_combination"],
                        max_abs_error=cfg.evolution["max_abs_error"],
                        prefilter=cfg.evolution["prefilter"])
     if fec_cfg:
@@ -40,7 +40,7 @@ def eval_settings(cfg: Config) -> E.EvalSettings:
         base = initial.build(budget["baseline"], cfg.memory, init)
         s.budget = True
         s.budget_factor = budget["threshold_factor"]
-        s.budget_setup_cost, s.budget_step_cost = E.budget_costs(base)
+        s.budget_setup_cost, s.budget_step_cost = evaluator.budget_costs(base)
     return s
 
 
@@ -60,7 +60,7 @@ def batch_size(cfg: Config) -> int:
 class IslandKit:
     cfg: Config
     mutator: MutatorSpec
-    settings: E.EvalSettings
+    settings: evaluator.EvalSettings
     init_program: Program
     batch_size: int
 

@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..engine import evaluator as E
+from ..engine import evaluator
 from .archipelago import Archipelago
 from .rundir import RunDir
 from .state import SearchState
@@ -55,24 +55,24 @@ class Progress:
 
     def snapshot(self, islands: Archipelago, phase: str) -> Snapshot:
         st, state = islands.stats(), self.state
-        n = int(st[E.S_INDIVIDUALS])
+        n = int(st[evaluator.S_INDIVIDUALS])
         filled = islands.initialized if phase == "init" else islands.size
         f = islands.fitness(filled) if filled else np.zeros(1)
         mean = float(f.mean())
         stdev = float(np.sqrt(max(float((f * f).mean()) - mean * mean, 0.0)))
-        fec_total = st[E.S_FEC_HITS] + st[E.S_FEC_MISSES]
+        fec_total = st[evaluator.S_FEC_HITS] + st[evaluator.S_FEC_MISSES]
         elapsed = self.elapsed()
         return Snapshot(state.experiment, n, state.total_individuals, elapsed,
                         state.total_individuals / elapsed if elapsed > 0 else 0.0, mean, stdev,
                         float(f.max()), state.best["score"] if state.best else None,
-                        st[E.S_CANON_HITS] / max(n, 1), st[E.S_FEC_HITS] / max(fec_total, 1),
-                        int(st[E.S_PREFILTERED]),
-                        st[E.S_HURDLE_STOPS] / max(st[E.S_HURDLE_TESTS], 1), phase)
+                        st[evaluator.S_CANON_HITS] / max(n, 1), st[evaluator.S_FEC_HITS] / max(fec_total, 1),
+                        int(st[evaluator.S_PREFILTERED]),
+                        st[evaluator.S_HURDLE_STOPS] / max(st[evaluator.S_HURDLE_TESTS], 1), phase)
 
     def after_sweep(self, islands: Archipelago) -> None:
         """A progress event every ``every`` individuals (and after the first sweep)."""
         stats = islands.stats()
-        n = int(stats[E.S_INDIVIDUALS])
+        n = int(stats[evaluator.S_INDIVIDUALS])
         if self.state.last_progress >= 0 and n < self.state.last_progress + self.every:
             return
         self.state.last_progress = n
@@ -81,7 +81,7 @@ class Progress:
                            elapsed=round(snap.elapsed, 3), mean=snap.mean, stdev=snap.stdev,
                            best=snap.best, canonical_hit_rate=round(snap.canonical_hit_rate, 4),
                            fec_hit_rate=round(snap.fec_hit_rate, 4),
-                           train_steps=int(stats[E.S_TRAIN_STEPS]))
+                           train_steps=int(stats[evaluator.S_TRAIN_STEPS]))
 
     def show_now(self, islands: Archipelago | None, phase: str) -> None:
         if self.show and islands is not None:

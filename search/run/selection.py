@@ -8,13 +8,13 @@ from typing import Callable
 
 import numpy as np
 
-from azcompile.engine import task_mode
+from azcompile.eval_type import EvalType
 from azcompile.liveness import canonical_hash
 from azcompile.program import Program, from_json
 from azcompile.rng import next_u64
 
 from ..data.tasks import randomized_seeds
-from ..engine import evaluator as E
+from ..engine import evaluator
 from .archipelago import Archipelago
 from .config import Config, build_task_list
 from .rundir import RunDir
@@ -47,7 +47,7 @@ class Selection:
         program, member = islands.program(i, slot), islands.member_id(i, slot)
         self.state.lineages[i].mark_best(member, program)
         self.run_dir.event("new_best", experiment=self.state.experiment,
-                           individuals=int(islands.stats()[E.S_INDIVIDUALS]), fitness=fit,
+                           individuals=int(islands.stats()[evaluator.S_INDIVIDUALS]), fitness=fit,
                            elapsed=round(self.elapsed(), 3), island=i, id=member,
                            program=program.to_json())
 
@@ -79,7 +79,7 @@ class Selection:
         # Logged with experiment_end, so `azc evaluate RUN` can repeat this very check.
         self.last_select = {"select_seeds": [[list(s.param_seeds), list(s.data_seeds)]
                                              for s in specs], "select_seed": seed}
-        fitness, _ = E.evaluate_on_tasks(program, tasks, seed=seed, engine_name=self.engine,
+        fitness, _ = evaluator.evaluate_on_tasks(program, tasks, seed=seed, engine_name=self.engine,
                                          max_abs_error=self.cfg.evolution["max_abs_error"])
         return fitness
 
@@ -116,7 +116,7 @@ class Selection:
                 "found_at_seconds": best["elapsed"], "task": _task_summary(self.cfg.search_tasks)}
         if "final_fitness" in best:
             meta["final_fitness"] = best["final_fitness"]
-        mode = task_mode(self.cfg.search_tasks[0].eval_type)
+        mode = EvalType.of(self.cfg.search_tasks[0].eval_type).task_mode
         meta["canonical_hash"] = f"{canonical_hash(program, mode):016x}"
         return Program(program.setup, program.predict, program.learn, program.memory, meta)
 
@@ -124,7 +124,7 @@ class Selection:
         """The run's best scored on the final tasks (None without them), and saved."""
         final = None
         if self.final_tasks and self.state.best is not None:
-            final, _ = E.evaluate_on_tasks(self.best_program(), self.final_tasks,
+            final, _ = evaluator.evaluate_on_tasks(self.best_program(), self.final_tasks,
                                            seed=self.draw(), engine_name=self.engine,
                                            max_abs_error=self.cfg.evolution["max_abs_error"])
             self.state.best["final_fitness"] = final
