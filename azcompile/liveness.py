@@ -20,7 +20,7 @@ from numba import njit
 
 from . import numba_cache  # noqa: F401  (numba's cache folder before our functions)
 from .ops import OP_ARRAYS
-from .program import MAX_REGISTERS
+from .program import MAX_REGISTERS, Program
 from .rng import mix64
 
 SCALAR_TASK = 0      # label in s0, prediction in s1
@@ -233,8 +233,6 @@ def feature_dependent(code, size, S, V, mode):
 
 def canonical(program, mode: int = SCALAR_TASK):
     """The canonical Program (Python object) and its hash, for the edges of the system."""
-    from .program import Program
-
     code, data, size = program.to_arrays()
     out_code = np.zeros_like(code)
     out_data = np.zeros_like(data)

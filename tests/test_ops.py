@@ -29,6 +29,7 @@ import pytest
 
 from azcompile import codegen, jit_cache, ops, rng
 from azcompile._interp_kernel import run_component
+from azcompile.kernel_args import ProgramArrays, Registers
 from azcompile.program import Instruction, Memory, Program
 
 F = 4
@@ -449,8 +450,9 @@ class Battery:
     def run_interp(self, st, seed=0, call=0):
         s, v, m = mem = self.memory(st)
         code, data, stream, n = self.arrays
-        run_component(code, data, stream, n, s, v, m, np.zeros(self.F), np.zeros((self.F, self.F)),
-                      np.uint64(seed), call, self.F)
+        program = ProgramArrays(code[None], data[None], stream[None], np.array([n], dtype=np.int32))
+        registers = Registers(s, v, m, np.zeros(self.F), np.zeros((self.F, self.F)))
+        run_component(program, 0, registers, np.uint64(seed), call, self.F)
         return mem
 
     @functools.cached_property

@@ -30,7 +30,7 @@ class Island:
         self.pop = Population.empty(P, L)
         evo = cfg.evolution
         child = evaluator.ProgramBuffers(np.zeros((3, L, 4), dtype=np.int32), np.zeros((3, L, 4)),
-                                 np.zeros(3, dtype=np.int32))
+                                         np.zeros(3, dtype=np.int32))
         self.breeding = Breeding(
             strategy=STRATEGIES[evo["strategy"]], tournament_size=evo["tournament_size"],
             mutate_prob=mutator.mutate_prob, random_init=evo["initial_population"] == "random",
@@ -59,9 +59,9 @@ class Island:
     def _evaluation(self) -> evaluator.Evaluation:
         # A restored checkpoint holds its caches as plain tuples: the kernels read them by name.
         caches = evaluator.Caches(fec.LruCache(*self.fec_cache), fec.LruCache(*self.canon_cache),
-                          self.hurdle)
+                                  self.hurdle)
         return evaluator.Evaluation(self.tasks, self.ws, caches, self.kernel_settings, self.stats,
-                            self.rng)
+                                    self.rng)
 
     def initialize(self, count: int) -> None:
         stop = min(self.initialized + count, self.size)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from azcompile.ops import NUM_OPS, OP_ARRAYS
-from azcompile.program import FIRST_OUT
+from azcompile.program import FIRST_OUT, Program
 
 from . import validate
 from .mutator import MUTATION_LABELS
@@ -58,8 +58,6 @@ class Population:
         return self.code.shape[2]
 
     def program(self, slot: int, memory, meta=None):
-        from azcompile.program import Program
-
         return Program.from_arrays(self.code[slot], self.data[slot], self.size[slot], memory, meta)
 
     def best_slot(self) -> int:

@@ -21,8 +21,8 @@ from .config import Config, build_task_list
 def eval_settings(cfg: Config) -> evaluator.EvalSettings:
     fec_cfg, hurdles, budget = cfg.fec, cfg.hurdles, cfg.train_budget
     s = evaluator.EvalSettings(combination=cfg.evolution["fitness_combination"],
-                       max_abs_error=cfg.evolution["max_abs_error"],
-                       prefilter=cfg.evolution["prefilter"])
+                               max_abs_error=cfg.evolution["max_abs_error"],
+                               prefilter=cfg.evolution["prefilter"])
     if fec_cfg:
         s.fec = True
         s.fec_train = fec_cfg["num_train_examples"]

@@ -26,6 +26,8 @@ import stat
 import time
 from pathlib import Path
 
+import numpy as np
+
 from azcompile.jit_cache import atomic_write_bytes, atomic_write_text
 
 
@@ -347,8 +349,6 @@ def _blocking_file(path: Path) -> Path:
 
 def _plain(x):
     """JSON for numpy scalars and non-finite numbers (as strings, since JSON has none)."""
-    import numpy as np
-
     if isinstance(x, np.integer):
         return int(x)
     if isinstance(x, np.floating):

@@ -79,8 +79,9 @@ class Selection:
         # Logged with experiment_end, so `azc evaluate RUN` can repeat this very check.
         self.last_select = {"select_seeds": [[list(s.param_seeds), list(s.data_seeds)]
                                              for s in specs], "select_seed": seed}
-        fitness, _ = evaluator.evaluate_on_tasks(program, tasks, seed=seed, engine_name=self.engine,
-                                         max_abs_error=self.cfg.evolution["max_abs_error"])
+        fitness, _ = evaluator.evaluate_on_tasks(
+            program, tasks, seed=seed, engine_name=self.engine,
+            max_abs_error=self.cfg.evolution["max_abs_error"])
         return fitness
 
     # ---- the run's best ---------------------------------------------------------------------
@@ -124,9 +125,9 @@ class Selection:
         """The run's best scored on the final tasks (None without them), and saved."""
         final = None
         if self.final_tasks and self.state.best is not None:
-            final, _ = evaluator.evaluate_on_tasks(self.best_program(), self.final_tasks,
-                                           seed=self.draw(), engine_name=self.engine,
-                                           max_abs_error=self.cfg.evolution["max_abs_error"])
+            final, _ = evaluator.evaluate_on_tasks(
+                self.best_program(), self.final_tasks, seed=self.draw(), engine_name=self.engine,
+                max_abs_error=self.cfg.evolution["max_abs_error"])
             self.state.best["final_fitness"] = final
         program = self.best_program() if self.state.best else None
         if program is not None:
