@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..eval_type import EvalType, by_name
+from ..eval_type import EvalType
 from ..program import ProgramError
 
 _MAX_TEXT = 80

@@ -36,12 +36,10 @@ class Island:
             mutate_prob=mutator.mutate_prob, random_init=evo["initial_population"] == "random",
             initial=evaluator.ProgramBuffers(*init_program.to_arrays(L)), mutator=mutator.arrays(),
             child=child)
-        evaluation = evaluator.new_evaluation(tasks, self.memory, settings, L, seed)
-        # Kept apart (not as the bundle) because a checkpoint restore replaces them.
-        self.tasks, self.ws, self.kernel_settings = (evaluation.tasks, evaluation.workspace,
-                                                     evaluation.settings)
-        self.fec_cache, self.canon_cache, self.hurdle = evaluation.caches
-        self.stats, self.rng = evaluation.stats, evaluation.rng
+        self.evaluation = evaluator.new_evaluation(tasks, self.memory, settings, L, seed)
+        self.tasks, self.ws = self.evaluation.tasks, self.evaluation.workspace
+        self.fec_cache, self.canon_cache, self.hurdle = self.evaluation.caches
+        self.stats, self.rng = self.evaluation.stats, self.evaluation.rng
         self.next_id = np.zeros(1, dtype=np.int64)
         self.cursor = 0
         self.initialized = 0
@@ -56,24 +54,17 @@ class Island:
     def size(self) -> int:
         return self.pop.fitness.shape[0]
 
-    def _evaluation(self) -> evaluator.Evaluation:
-        # A restored checkpoint holds its caches as plain tuples: the kernels read them by name.
-        caches = evaluator.Caches(fec.LruCache(*self.fec_cache), fec.LruCache(*self.canon_cache),
-                                  self.hurdle)
-        return evaluator.Evaluation(self.tasks, self.ws, caches, self.kernel_settings, self.stats,
-                                    self.rng)
-
     def initialize(self, count: int) -> None:
         stop = min(self.initialized + count, self.size)
         call_literal(initialize_literal, (self.pop.arrays(), self.initialized, stop, self.next_id,
-                                          self.breeding, self._evaluation(),
+                                          self.breeding, self.evaluation,
                                           self.memory.features))
         self.initialized = stop
 
     def evolve(self, count: int) -> None:
         self.cursor = int(call_literal(evolve_literal, (
             self.pop.arrays(), count, self.cursor, self.next_id, self.breeding,
-            self._evaluation(), self.log.arrays(), self.memory.features)))
+            self.evaluation, self.log.arrays(), self.memory.features)))
 
     # --- engine.island_protocol.IslandProtocol ----------------------------------------------------
     # In this process a step is done when it is started: there is nothing to wait for.
@@ -138,8 +129,12 @@ class Island:
         for name in Population.FIELDS:
             getattr(self.pop, name)[...] = arrays[f"{prefix}pop_{name}"]
         for cache_name in ("fec_cache", "canon_cache"):
-            restored = tuple(arrays[f"{prefix}{cache_name}_{f}"].copy() for f in _CACHE_FIELDS)
+            restored = fec.LruCache(*(arrays[f"{prefix}{cache_name}_{f}"].copy()
+                                      for f in _CACHE_FIELDS))
             setattr(self, cache_name, restored)
+        # The caches are new arrays (their sizes come from the checkpoint): a new bundle.
+        self.evaluation = self.evaluation._replace(
+            caches=evaluator.Caches(self.fec_cache, self.canon_cache, self.hurdle))
         self.hurdle[...] = arrays[f"{prefix}hurdle"]
         self.stats[...] = arrays[f"{prefix}stats"]
         self.rng[...] = arrays[f"{prefix}rng"]
