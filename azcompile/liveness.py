@@ -110,15 +110,26 @@ def live_instructions(code, size, S, V, mode):
 
 
 @njit(cache=True)
-def stream_ids(code, size, flags):
-    """Random-op stream ids: the ordinal among live random instructions (dead ones: -1)."""
-    ids = np.full((3, code.shape[1]), -1, dtype=np.int32)
+def fill_stream_ids(code, size, flags, ids):
+    """Write random-op stream ids into ``ids``: the ordinal among live random instructions
+    (other rows: -1).  Returns how many there are.  The search calls this per child into a
+    buffer it keeps (an allocation per child is measurable there)."""
     k = 0
     for c in range(3):
         for i in range(size[c]):
             if flags[c, i] and _RANDOM[code[c, i, 0]]:
                 ids[c, i] = k
                 k += 1
+            else:
+                ids[c, i] = -1
+    return k
+
+
+@njit(cache=True)
+def stream_ids(code, size, flags):
+    """Random-op stream ids: the ordinal among live random instructions (dead ones: -1)."""
+    ids = np.full((3, code.shape[1]), -1, dtype=np.int32)
+    fill_stream_ids(code, size, flags, ids)
     return ids
 
 

@@ -32,7 +32,7 @@ from azcompile.interpreter import evaluate_task
 from azcompile.kernel_args import (STEPS_DONE, TRAIN_ERRORS_RECORDED, VALID_ERRORS_RECORDED,
                                    ProgramArrays, RunSettings, TaskData, new_record,
                                    new_registers)
-from azcompile.liveness import canonicalize, feature_dependent, stream_ids
+from azcompile.liveness import canonicalize, feature_dependent, fill_stream_ids
 from azcompile.ops import OP_ARRAYS
 from azcompile.rng import mix64, new_state, next_u64
 
@@ -54,7 +54,6 @@ H_VALUE, H_FILLED, H_POS, H_SINCE, H_HEADER = range(5)
 FEC_ERRORS = 100     # errors of each kind the FEC probe may record (the reference's cap)
 
 _COST = OP_ARRAYS["cost"]
-_RANDOM = OP_ARRAYS["is_random"]
 
 # ---- the bundles the search kernels take (named tuples: numba reads fields by name) -----
 
@@ -73,11 +72,12 @@ KernelSettings = namedtuple("KernelSettings", "combination fec fec_train fec_val
                                               "max_abs_error task_mode scalars vectors matrices")
 
 # Buffers one evaluation reuses: the program's memory, the canonical form of the program
-# being evaluated (code, data, size), the FEC probe's recorded errors and the run counters,
-# per task the fitness, the train budget of a pending full run and the FEC fingerprint, and
-# the cycles spent per phase (search.profile).
-Workspace = namedtuple("Workspace", "registers canonical record task_fitness pending_steps "
-                                    "fec_keys profile")
+# being evaluated (code, data, size) with its random-op stream ids and an all-live mask to
+# number them with (every canonical instruction is live), the FEC probe's recorded errors
+# and the run counters, per task the fitness, the train budget of a pending full run and the
+# FEC fingerprint, and the cycles spent per phase (search.profile).
+Workspace = namedtuple("Workspace", "registers canonical stream all_live record task_fitness "
+                                    "pending_steps fec_keys profile")
 ProgramBuffers = namedtuple("ProgramBuffers", "code data size")
 
 # What persists between children: the FEC cache (fingerprint -> per-task fitness), the
@@ -134,7 +134,10 @@ def _combine(values, how):
 # that numba removes only when the variable dies in the same block (measured in the demo's
 # profile: whole sub-bundles in evaluate_program alone cost ~0.3 us per child, 1%).
 
-@njit(cache=True)
+# Inlined, as _charge is: a numba call that takes the whole Evaluation passes each of its
+# ~40 arrays as seven machine words, which costs more than the call does (it is made once
+# per task per child).
+@njit(cache=True, inline="always")
 def _run_task(program, evaluation, t, n_steps, n_valid, n_record, seed, F):
     """One executor run of ``program`` (the canonical form, with stream ids) on task ``t``."""
     tasks = evaluation.tasks
@@ -144,15 +147,6 @@ def _run_task(program, evaluation, t, n_steps, n_valid, n_record, seed, F):
     run = RunSettings(n_steps, n_valid, evaluation.settings.max_abs_error, seed, n_record)
     return evaluate_task(program, task, run, evaluation.workspace.registers,
                          evaluation.workspace.record, F)
-
-
-@njit(cache=True)
-def _has_random_op(code, size):
-    for c in range(3):
-        for i in range(size[c]):
-            if _RANDOM[code[c, i, 0]]:
-                return True
-    return False
 
 
 @njit(cache=True)
@@ -187,7 +181,7 @@ def _hurdle_observe(hurdle, estimate, every, percentile):
         hurdle[H_VALUE] = values[k]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _charge(evaluation):
     """Count the steps of the run that just finished."""
     stats, steps = evaluation.stats, evaluation.workspace.record.counters[STEPS_DONE]
@@ -264,7 +258,8 @@ def evaluate_program(code, data, size, evaluation, F):
     h = _fitness_key(canonicalize(code, data, size, ccode, cdata, csize, settings.scalars,
                                   settings.vectors, settings.matrices, settings.task_mode),
                      code, size, max_steps, settings)
-    noisy = _has_random_op(ccode, csize)
+    stream = evaluation.workspace.stream
+    noisy = fill_stream_ids(ccode, csize, evaluation.workspace.all_live, stream) > 0
     # Without FEC the reference evaluates every child afresh, so a program with random ops
     # gets new random numbers each time (quirk 8): only deterministic programs may answer from
     # the cache then.  With FEC a repeat is an FEC hit in the reference: the cache answers,
@@ -283,8 +278,6 @@ def evaluate_program(code, data, size, evaluation, F):
     stats[S_CANON_MISSES] += 1
     t1 = cycles()
     prof[P_CANONICAL] += t1 - t0
-    # In a canonical program every instruction is live.
-    stream = stream_ids(ccode, csize, np.ones(ccode.shape[:2], dtype=np.bool_))
     program = ProgramArrays(ccode, cdata, stream, csize)
     fitness = _evaluate_miss(code, size, program, evaluation, h, cacheable, F)
     prof[P_EVALUATION] += cycles() - t1
@@ -381,7 +374,8 @@ def new_workspace(memory, capacity: int, n_tasks: int) -> Workspace:
                                np.zeros((3, capacity, 4)), np.zeros(3, dtype=np.int32))
     return Workspace(
         registers=new_registers(memory.scalars, memory.vectors, memory.matrices, memory.features),
-        canonical=canonical,
+        canonical=canonical, stream=np.full((3, capacity), -1, dtype=np.int32),
+        all_live=np.ones((3, capacity), dtype=np.bool_),
         record=new_record(FEC_ERRORS),        # no prediction recording in search
         task_fitness=np.zeros(n_tasks), pending_steps=np.zeros(n_tasks, dtype=np.int64),
         fec_keys=np.zeros(n_tasks, dtype=np.uint64), profile=new_profile())
