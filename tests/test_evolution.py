@@ -177,7 +177,8 @@ def test_parents_and_children_follow_tournament_and_mutation(cfg):
         winner = tournament(fitness, T, replay)
         code, data, size = (isl.pop.code[winner].copy(), isl.pop.data[winner].copy(),
                             isl.pop.size[winner].copy())
-        kind = mutate(replay, code, data, size, *mut.arrays(), mut.mutate_prob)
+        kind = mutate(replay, evaluator.ProgramBuffers(code, data, size), mut.arrays(),
+                      mut.mutate_prob)
         isl.evolve(1)
         assert isl.pop.parents[slot] == ids[winner]
         assert isl.pop.mutations[slot] == kind

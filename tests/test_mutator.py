@@ -15,6 +15,7 @@ from azcompile import ops
 from azcompile.program import Memory, Program
 from azcompile.rng import GOLDEN, mix64, new_state, next_float, next_u64
 from azcompile.search.engine import mutator as mu
+from azcompile.search.engine.evaluator import ProgramBuffers
 
 S, V, M = 5, 4, 3
 MEM = np.array([S, V, M], dtype=np.int64)
@@ -290,8 +291,7 @@ def test_alter_zero_becomes_negative_zero():
 # ---- the mutation types ---------------------------------------------------------------------
 
 def _apply(sp, kind, rng, code, data, size):
-    mu.apply_mutation(rng, kind, code, data, size, sp.ops, sp.n_ops, sp.size_min, sp.size_max,
-                      sp.memory)
+    mu.apply_mutation(rng, kind, ProgramBuffers(code, data, size), sp.arrays())
 
 
 def _allowed(sp, c):
@@ -527,8 +527,7 @@ def test_op_choice_uniform_over_all_ops():
 
 
 def _mutate(sp, rng, code, data, size):
-    return mu.mutate(rng, code, data, size, sp.ops, sp.n_ops, sp.types, sp.size_min,
-                     sp.size_max, sp.memory, sp.mutate_prob)
+    return mu.mutate(rng, ProgramBuffers(code, data, size), sp.arrays(), sp.mutate_prob)
 
 
 def test_mutate_prob_zero_never_mutates():

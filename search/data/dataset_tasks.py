@@ -105,8 +105,9 @@ def _check_sizes(kind, features, n_train, n_valid) -> None:
             raise TaskError(f"{kind}: {name} must be an integer >= 1, got {value!r}")
 
 
-def _task_from(prep: Prepared, name, n_train, n_valid, epochs, data_seed, param_seed, eval_type,
-               num_classes, info, origin) -> Task:
+def _task_from(prep: Prepared, n_train, n_valid, origin, name, **fields) -> Task:
+    """The task of the first ``n_train`` / ``n_valid`` prepared examples; ``fields`` are the
+    rest of Task's (eval_type, num_classes, epochs, seeds, info)."""
     have_train, have_valid = len(prep.y_train), len(prep.y_valid)
     if n_train > have_train or n_valid > have_valid:
         raise DatasetError(
@@ -114,9 +115,7 @@ def _task_from(prep: Prepared, name, n_train, n_valid, epochs, data_seed, param_
             f"has {have_train} / {have_valid} after the split; lower num_train_examples / "
             "num_valid_examples, or raise examples_per_class or valid_fraction")
     return Task(name, prep.x_train[:n_train], prep.y_train[:n_train], prep.x_valid[:n_valid],
-                prep.y_valid[:n_valid], eval_type, num_classes=num_classes, epochs=epochs,
-                data_seed=data_seed, param_seed=param_seed, x_test=prep.x_test,
-                y_test=prep.y_test, info=info)
+                prep.y_valid[:n_valid], x_test=prep.x_test, y_test=prep.y_test, **fields)
 
 
 def _pair_options(kind, options):
@@ -169,8 +168,9 @@ def projected_binary_task(features, n_train, n_valid, data_seed, param_seed, epo
     name = f"binary_{src.name}-pos_{pos}-neg_{neg}-dim_{features}-seed_{seed}"
     info = {"dataset": src.name, "positive_class": pos, "negative_class": neg,
             "projection_seed": seed, "source": src.origin}
-    return _task_from(prep, name, n_train, n_valid, epochs, data_seed, param_seed, ACCURACY, 0,
-                      info, src.origin)
+    return _task_from(prep, n_train, n_valid, src.origin, name, eval_type=ACCURACY,
+                      num_classes=0, epochs=epochs, data_seed=data_seed, param_seed=param_seed,
+                      info=info)
 
 
 def projected_multiclass_task(features, n_train, n_valid, data_seed, param_seed, epochs=1,
@@ -201,8 +201,9 @@ def projected_multiclass_task(features, n_train, n_valid, data_seed, param_seed,
     name = f"multiclass_{src.name}-k_{len(classes)}-dim_{features}-seed_{seed}"
     info = {"dataset": src.name, "classes": list(classes), "projection_seed": seed,
             "source": src.origin}
-    return _task_from(prep, name, n_train, n_valid, epochs, data_seed, param_seed, MULTICLASS,
-                      len(classes), info, src.origin)
+    return _task_from(prep, n_train, n_valid, src.origin, name, eval_type=MULTICLASS,
+                      num_classes=len(classes), epochs=epochs, data_seed=data_seed,
+                      param_seed=param_seed, info=info)
 
 
 def _classes_option(kind, value, src: Source) -> tuple[int, ...]:

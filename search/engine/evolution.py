@@ -119,8 +119,7 @@ def evolve(pop, n_children, cursor, next_id, breeding, evaluation, log, F):
     ids, parents, mutations = pop.ids, pop.parents, pop.mutations
     child, initial, mut = breeding.child, breeding.initial, breeding.mutator
     ccode, cdata, csize = child.code, child.data, child.size
-    ops, n_ops, types, memory = mut.ops, mut.n_ops, mut.types, mut.memory
-    size_min, size_max = mut.size_min, mut.size_max
+    ops, n_ops, memory = mut.ops, mut.n_ops, mut.memory
     strategy, T, mutate_prob = breeding.strategy, breeding.tournament_size, breeding.mutate_prob
     rng, profile = evaluation.rng, evaluation.workspace.profile
     P = fitness.shape[0]
@@ -138,8 +137,7 @@ def evolve(pop, n_children, cursor, next_id, breeding, evaluation, log, F):
             _copy_program(code[parent], data[parent], size[parent], ccode, cdata, csize)
             parent_id = ids[parent]
             parent_fit = fitness[parent]
-            kind = mutate(rng, ccode, cdata, csize, ops, n_ops, types, size_min, size_max,
-                          memory, mutate_prob)
+            kind = mutate(rng, child, mut, mutate_prob)
         else:
             csize[:] = ccode.shape[1]
             _copy_program(initial.code, initial.data, initial.size, ccode, cdata, csize)

@@ -280,8 +280,13 @@ def _remove_at(code, data, size, c, pos):
 
 
 @njit(cache=True)
-def apply_mutation(rng, kind, code, data, size, ops, n_ops, size_min, size_max, memory):
-    """One mutation action of type ``kind`` (the reference's Mutator::MutateImpl)."""
+def apply_mutation(rng, kind, program, mutator):
+    """One mutation action of type ``kind`` (the reference's Mutator::MutateImpl) on
+    ``program`` (code, data, size: evaluator.ProgramBuffers) with ``mutator``'s arrays
+    (MutatorArrays)."""
+    code, data, size = program.code, program.data, program.size
+    ops, n_ops, memory = mutator.ops, mutator.n_ops, mutator.memory
+    size_min, size_max = mutator.size_min, mutator.size_max
     if kind == IDENTITY:
         return
     if kind == RANDOMIZE_ALGORITHM:
@@ -315,10 +320,12 @@ def apply_mutation(rng, kind, code, data, size, ops, n_ops, size_min, size_max, 
 
 
 @njit(cache=True)
-def mutate(rng, code, data, size, ops, n_ops, types, size_min, size_max, memory, mutate_prob):
-    """Mutate in place with probability ``mutate_prob``; returns the type applied or -1."""
+def mutate(rng, program, mutator, mutate_prob):
+    """Mutate ``program`` in place with probability ``mutate_prob``; returns the type applied
+    or NOT_MUTATED."""
     if mutate_prob < 1.0 and not next_float(rng) < mutate_prob:
         return NOT_MUTATED
+    types = mutator.types
     kind = types[next_int(rng, types.shape[0])]
-    apply_mutation(rng, kind, code, data, size, ops, n_ops, size_min, size_max, memory)
+    apply_mutation(rng, kind, program, mutator)
     return kind
