@@ -22,6 +22,7 @@ from ..engine import validate
 from ..engine.island import Island
 from ..engine.population import check_instructions
 from . import checkpoint as ckpt
+from . import hall
 from .archipelago import island_prefix
 from .checkpoint import CheckpointError
 from .config import Config
@@ -182,6 +183,8 @@ class SearchState:
                          load=_current_config)
     config_sha256: str = _info(lambda v: isinstance(v, str), "a hash")
     config_name: str = _info(lambda v: isinstance(v, str), "a name")
+    hall_of_fame: dict = _info(lambda v: isinstance(v, dict), "a table of programs by size",
+                               load=hall.load_entries, default_factory=dict)
     rng: np.ndarray = _array(np.zeros(1, dtype=np.uint64))         # a SplitMix64 state
 
     @classmethod
