@@ -20,6 +20,7 @@ from sklearn.preprocessing import StandardScaler
 
 from azcompile.eval_type import EvalType
 from azcompile.search.api import EvolvedClassifier, EvolvedRegressor, config_dict, run_search
+from azcompile.search.run import config as config_mod
 from azcompile.search.run.config import ConfigError
 from azcompile.search.run.hall import live_size
 from cli_checks import assert_user_error, run_azc
@@ -225,3 +226,20 @@ def test_csv_through_pandas_keeps_the_column_names(tmp_path):
     assert "      3  mass" in text
     with pytest.raises(ValueError, match="feature names"):
         est.predict(table.drop(columns="price").rename(columns={"mass": "weight"}))
+
+
+def test_a_hall_of_fame_entry_that_does_not_fit_the_config_is_one_checkpoint_error(solved_demo):
+    from azcompile.search.run.checkpoint import CheckpointError
+    from azcompile.search.run.hall import load_entries
+    from azcompile.search.run.state import SearchState
+
+    cfg = config_mod.load(solved_demo.run_dir / "config.toml")
+    entry = dict(solved_demo.hall_of_fame[0], program=solved_demo.program.to_json())
+    entry["size"] = live_size(solved_demo.program, EvalType.RMS_ERROR.task_mode)
+    assert load_entries(cfg, {str(entry["size"]): entry})
+    with pytest.raises(CheckpointError, match="holds size"):
+        load_entries(cfg, {"1": entry})
+    with pytest.raises(CheckpointError, match="malformed"):
+        load_entries(cfg, {"1": {"size": 1}})
+    assert "hall_of_fame" not in SearchState.new(cfg, seed=0, workers=1, max_seconds=None,
+                                                 max_individuals=None).checkpoint()[1]
