@@ -243,3 +243,13 @@ def test_a_hall_of_fame_entry_that_does_not_fit_the_config_is_one_checkpoint_err
         load_entries(cfg, {"1": {"size": 1}})
     assert "hall_of_fame" not in SearchState.new(cfg, seed=0, workers=1, max_seconds=None,
                                                  max_individuals=None).checkpoint()[1]
+
+
+def test_azc_search_warm_start_starts_a_new_run_from_another_runs_best(solved_demo, tmp_path):
+    out = tmp_path / "warm"
+    done = run_azc("search", "demo", "--out", out, "--seed", 2, "--plain", "--max-individuals",
+                   3000, "--warm-start", solved_demo.run_dir, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "best fit=0.99" in done.stdout
+    assert_user_error(run_azc("search", "--resume", out, "--warm-start", solved_demo.run_dir),
+                      "--warm-start starts a new run")

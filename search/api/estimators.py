@@ -77,6 +77,7 @@ class _SearchEstimator(BaseEstimator):
     # ---- fit ---------------------------------------------------------------------------------
     def fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=self._regression)
+        n_train, _ = self._sizes(len(X))
         target, task = self._encode_target(y)
         x_mean, x_scale = standardisation(X)
         z_limit = float(np.max(np.abs((X - x_mean) / x_scale))) * Z_MARGIN if X.size else 6.0
@@ -106,7 +107,7 @@ class _SearchEstimator(BaseEstimator):
                                              num_classes=task.get("num_classes"))
         # Trained as the search trained it: on as many examples as a task had (an evolved
         # algorithm is tuned to its task's length: a longer run can diverge), drawn at random.
-        rows = np.random.default_rng(self._seed()).permutation(len(X))[:self._sizes(len(X))[0]]
+        rows = np.random.default_rng(self._seed()).permutation(len(X))[:n_train]
         self._train(self.export_source_, X[rows], y[rows])
         return self
 
@@ -185,7 +186,7 @@ class _SearchEstimator(BaseEstimator):
     def hall_of_fame(self) -> str:
         """The hall of fame as a table: size, search fitness, and each program."""
         check_is_fitted(self, "hall_of_fame_")
-        return format_hall(self.hall_of_fame_, self._mode())
+        return format_hall(self.hall_of_fame_, self._mode(), self.best_program_)
 
     def export(self, path) -> Path:
         """Write the fitted algorithm as a standalone module (numpy only; it takes raw data)."""

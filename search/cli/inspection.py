@@ -259,6 +259,7 @@ def _hall_of_fame_text(run_dir: Path) -> str:
                           "reached its first checkpoint?); run azc show RUN_DIR for its best")
     cfg = config_mod.load(run_dir / "config.toml")
     mode = EvalType(cfg.search_tasks[0].eval_type).task_mode
-    return (f"hall of fame of {run_dir}: the best program of each live size, smallest first "
-            "(only sizes fitter than every smaller one; fitness on the search tasks)\n"
-            + hall.format_hall(hall.read_file(path, cfg), mode))
+    best = load_program(run_dir) if (run_dir / "best_program.json").is_file() else None
+    return (f"hall of fame of {run_dir}: the best program of each live size (instructions "
+            "left in canonical form), smallest first; fitness on the search tasks\n"
+            + hall.format_hall(hall.read_file(path, cfg), mode, best))

@@ -267,6 +267,7 @@ class Search:
                            stats=dict(zip(evaluator.STAT_NAMES, (int(x) for x in stats))),
                            profile=profile, **self.selection.last_select)
         self.selection.keep_if_best(islands, member, candidate, select)
+        self.hall.offer(candidate, member[2], ties=True)
         max_exp = self.cfg.experiment["max_experiments"]
         state.experiment += 1
         if stopping or self.selection.solved() or (max_exp and state.experiment >= max_exp):

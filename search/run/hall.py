@@ -37,7 +37,6 @@ class HallOfFame:
         self._seen: set = set()         # (island, member id) measured already: work saved only
 
     def update(self, islands: Archipelago) -> None:
-        entries = self.state.hall_of_fame
         for i, isl in enumerate(islands.islands):
             fitness = np.asarray(isl.fitness)
             top = np.argsort(-fitness, kind="stable")[:TOP]
@@ -47,31 +46,27 @@ class HallOfFame:
                 if key in self._seen or not np.isfinite(fit) or fit <= 0:
                     continue
                 self._seen.add(key)
-                program = islands.program(i, int(slot))
-                size = live_size(program, self.mode)
-                held = entries.get(str(size))
-                if held is None or fit > held["fitness"]:
-                    entries[str(size)] = {"size": size, "fitness": fit,
-                                          "experiment": self.state.experiment,
-                                          "individuals": self.state.total_individuals,
-                                          "program": program.to_json()}
+                self.offer(islands.program(i, int(slot)), fit)
+
+    def offer(self, program: Program, fitness: float, *, ties: bool = False) -> None:
+        """``program`` enters if it beats its size's entry (or equals it, with ``ties``: the
+        run's best candidate takes its size's place from an equal program)."""
+        size = live_size(program, self.mode)
+        held = self.state.hall_of_fame.get(str(size))
+        if held is None or fitness > held["fitness"] or (ties and fitness == held["fitness"]):
+            self.state.hall_of_fame[str(size)] = {
+                "size": size, "fitness": fitness, "experiment": self.state.experiment,
+                "individuals": self.state.total_individuals, "program": program.to_json()}
 
 
 def ranked(entries: dict) -> list[dict]:
-    """The entries by size, smallest first, without those a smaller program beats: a bigger
-    program is only worth listing if it is fitter than everything smaller."""
-    out, best = [], -np.inf
-    for entry in sorted(entries.values(), key=lambda e: e["size"]):
-        if entry["fitness"] > best:
-            out.append(entry)
-            best = entry["fitness"]
-    return out
+    """The entries by size, smallest first."""
+    return sorted(entries.values(), key=lambda e: e["size"])
 
 
 def file_document(entries: dict) -> dict:
     return {"note": "best program per live size (canonical instruction count); fitness is "
-                    "the search fitness; only sizes fitter than every smaller one",
-            "entries": ranked(entries)}
+                    "the search fitness", "entries": ranked(entries)}
 
 
 def load_entries(cfg, doc) -> dict:
@@ -97,15 +92,22 @@ def load_entries(cfg, doc) -> dict:
     return doc
 
 
-def format_hall(entries: list, mode: int) -> str:
+def format_hall(entries: list, mode: int, best: Program | None = None) -> str:
     """The ranked entries (programs as ``Program``) as text: a line per size with its
-    fitness, then its canonical listing."""
-    lines = []
+    fitness, then its canonical listing; sizes no fitter than a smaller one are left out
+    (but for the run's best program, ``best``, which is marked)."""
+    lines, fittest = [], -np.inf
+    best_hash = canonical(best, mode)[1] if best is not None else None
     for entry in entries:
-        program = canonical(entry["program"], mode)[0]
+        program, chash = canonical(entry["program"], mode)
+        is_best = chash == best_hash
+        if entry["fitness"] <= fittest and not is_best:
+            continue
+        notes = ["the run's best"] if is_best else []
+        fittest = max(fittest, entry["fitness"])
         lines.append(f"size {entry['size']:3d}  search fitness {entry['fitness']:.6f}  "
                      f"(experiment {entry['experiment']}, after {entry['individuals']:,} "
-                     "individuals)")
+                     f"individuals){''.join(f'  [{n}]' for n in notes)}")
         lines += ["    " + line for line in program.listing().splitlines()]
     return "\n".join(lines)
 
