@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from azcompile.eval_type import EvalType
-from azcompile.liveness import canonical
+from azcompile.liveness import canonical, live_instructions
 from azcompile.program import Program, ProgramError, from_json
 
 from ..engine import validate
@@ -25,7 +25,12 @@ _KEYS = {"size", "fitness", "experiment", "individuals", "program"}
 
 def live_size(program: Program, mode: int) -> int:
     """Instructions in the canonical form: what is left after dead code is removed."""
-    return sum(len(c) for c in canonical(program, mode)[0].components)
+    code, _, size = program.to_arrays()
+    return _live_count(code, size, program.memory, mode)
+
+
+def _live_count(code, size, memory, mode) -> int:
+    return int(live_instructions(code, size, memory.scalars, memory.vectors, mode).sum())
 
 
 class HallOfFame:
@@ -39,21 +44,33 @@ class HallOfFame:
     def update(self, islands: Archipelago) -> None:
         for i, isl in enumerate(islands.islands):
             fitness = np.asarray(isl.fitness)
-            top = np.argsort(-fitness, kind="stable")[:TOP]
+            top = np.argpartition(-fitness, TOP)[:TOP] if fitness.size > TOP else \
+                np.arange(fitness.size)
+            top = top[np.lexsort((top, -fitness[top]))]     # fittest first, then by slot
             for slot in top:
                 key = (i, int(isl.ids[slot]))
                 fit = float(fitness[slot])
                 if key in self._seen or not np.isfinite(fit) or fit <= 0:
                     continue
                 self._seen.add(key)
-                self.offer(islands.program(i, int(slot)), fit)
+                pop = getattr(isl, "pop", None)       # an island in this process: its arrays
+                if pop is None:
+                    self.offer(islands.program(i, int(slot)), fit)
+                    continue
+                size = _live_count(pop.code[slot], pop.size[slot], isl.memory, self.mode)
+                if self._enters(size, fit, False):  # a Program is made only for an entry
+                    self.offer(islands.program(i, int(slot)), fit, size=size)
 
-    def offer(self, program: Program, fitness: float, *, ties: bool = False) -> None:
+    def _enters(self, size: int, fitness: float, ties: bool) -> bool:
+        held = self.state.hall_of_fame.get(str(size))
+        return held is None or fitness > held["fitness"] or (ties and fitness == held["fitness"])
+
+    def offer(self, program: Program, fitness: float, *, ties: bool = False,
+              size: int | None = None) -> None:
         """``program`` enters if it beats its size's entry (or equals it, with ``ties``: the
         run's best candidate takes its size's place from an equal program)."""
-        size = live_size(program, self.mode)
-        held = self.state.hall_of_fame.get(str(size))
-        if held is None or fitness > held["fitness"] or (ties and fitness == held["fitness"]):
+        size = live_size(program, self.mode) if size is None else size
+        if self._enters(size, fitness, ties):
             self.state.hall_of_fame[str(size)] = {
                 "size": size, "fitness": fitness, "experiment": self.state.experiment,
                 "individuals": self.state.total_individuals, "program": program.to_json()}
