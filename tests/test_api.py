@@ -253,3 +253,25 @@ def test_azc_search_warm_start_starts_a_new_run_from_another_runs_best(solved_de
     assert "best fit=0.99" in done.stdout
     assert_user_error(run_azc("search", "--resume", out, "--warm-start", solved_demo.run_dir),
                       "--warm-start starts a new run")
+
+
+def test_a_preprocessed_export_runs_the_engine_bit_for_bit_on_the_search_s_own_tasks(
+        diabetes, fitted_regressor, tmp_path):
+    from azcompile.engine import run
+    from azcompile.search.run.config import build_task_list
+
+    module = _module(fitted_regressor.export(tmp_path / "bits.py"))
+    cfg = config_mod.load(fitted_regressor.run_dir_ / "config.toml")
+    task = build_task_list(cfg.final_tasks, "final_tasks")[0]
+    engine = run(fitted_regressor.best_program_, task.x_train, task.y_train, task.x_valid,
+                 task.y_valid, seed=0, engine="interp")
+    state = module.setup(seed=0)
+    train = [module.train_step(state, x, y, 100.0)[0] for x, y in zip(task.x_train, task.y_train)]
+    valid = [module.predict(state, x) for x in task.x_valid]
+    np.testing.assert_array_equal(train, engine.train_predictions[:, 0])
+    np.testing.assert_array_equal(valid, engine.valid_predictions[:, 0])
+    # the task's features are the export's standardisation of the raw rows, to the bit
+    raw = np.load(fitted_regressor.run_dir_ / "data.npz")["X"]
+    rows = np.random.default_rng(task.data_seed).permutation(len(raw))
+    np.testing.assert_array_equal(module.standardise_features(raw[rows[:len(task.x_valid)]]),
+                                  task.x_valid)
