@@ -275,3 +275,14 @@ def test_a_preprocessed_export_runs_the_engine_bit_for_bit_on_the_search_s_own_t
     rows = np.random.default_rng(task.data_seed).permutation(len(raw))
     np.testing.assert_array_equal(module.standardise_features(raw[rows[:len(task.x_valid)]]),
                                   task.x_valid)
+
+
+@pytest.mark.parametrize("value, needle", [("from:missing.json", "initial_population"),
+                                           ("from:", "from:PATH"), (".", "must be one of")])
+def test_a_bad_warm_start_is_one_error_line(tmp_path, value, needle):
+    doc = config_dict("demo")
+    doc["evolution"]["initial_population"] = value
+    from azcompile.search.api.toml_text import dumps
+
+    (tmp_path / "c.toml").write_text(dumps(doc))
+    assert_user_error(run_azc("search", tmp_path / "c.toml", "--out", tmp_path / "run"), needle)
