@@ -286,3 +286,14 @@ def test_a_bad_warm_start_is_one_error_line(tmp_path, value, needle):
 
     (tmp_path / "c.toml").write_text(dumps(doc))
     assert_user_error(run_azc("search", tmp_path / "c.toml", "--out", tmp_path / "run"), needle)
+
+
+def test_warm_start_true_continues_from_the_last_fit_with_a_larger_budget(diabetes, tmp_path):
+    X_train, _, y_train, _ = diabetes
+    est = EvolvedRegressor(max_individuals=2_000, warm_start=True, run_dir=tmp_path, **SMALL)
+    first = est.fit(X_train, y_train).search_result_
+    est.set_params(max_individuals=6_000)
+    second = est.fit(X_train, y_train).search_result_
+    assert second.run_dir != first.run_dir
+    assert f'"from:{first.run_dir.resolve()}"' in (second.run_dir / "config.toml").read_text()
+    assert second.search_fitness >= first.search_fitness
