@@ -1,7 +1,7 @@
 """The layering contract, checked over the import graph of the source tree.
 
 ``templates`` <- ``azcompile`` <- ``azcompile.search``, and inside the search its rooms in the
-order ``data`` <- ``engine`` <- ``run`` <- ``cli``: a module imports only from its own layer or
+order ``data`` <- ``engine`` <- ``run`` <- ``api`` <- ``cli``: a module imports only from its own layer or
 the ones before it, and no chain of imports comes back to where it started.  Every import
 counts, the ones inside functions too (a function-local import is still a dependency, it only
 runs later).
@@ -14,7 +14,7 @@ from pathlib import Path
 # Source folder -> the package it is installed as (pyproject's package-dir).
 PACKAGES = {"azcompile": "azcompile", "search": "azcompile.search"}
 SEARCH = "azcompile.search"
-ROOMS = ("data", "engine", "run", "cli")
+ROOMS = ("data", "engine", "run", "api", "cli")
 
 
 def load_sources(root: Path) -> dict[str, str]:

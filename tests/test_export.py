@@ -410,7 +410,7 @@ def test_estimator_passes_sklearn_checks(tmp_path, eval_type):
     data with 1 to 20 features: when a check fails only because of that, it is run again
     against the same algorithm exported at the check's feature (and class) count, so every
     check tests this estimator's code.  Skipped by scikit-learn itself here: the array-API
-    check (needs SCIPY_ARRAY_API) and the pandas checks (pandas is not installed).  The
+    check (needs SCIPY_ARRAY_API); the pandas checks run (pandas is in the test extra).  The
     multi-class checks that cannot apply are in NOT_APPLICABLE_MULTICLASS.
     """
     from sklearn.utils.estimator_checks import estimator_checks_generator

@@ -29,7 +29,9 @@ def test_every_task_type_is_in_the_table_with_the_eval_types_it_allows():
     assert {name: t.eval_types for name, t in TASK_TYPES.items()} == {
         "scalar_linear_regression": (RMS_ERROR,), "scalar_2layer_nn_regression": (RMS_ERROR,),
         "unit_test_zeros": (), "unit_test_ones": (), "unit_test_increment": (),
-        BINARY: (ACCURACY,), MULTI: (MULTICLASS,)}
+        BINARY: (ACCURACY,), MULTI: (MULTICLASS,), "table_regression": (RMS_ERROR,),
+        "table_binary_classification": (ACCURACY,),
+        "table_multiclass_classification": (MULTICLASS,)}
     assert TASK_TYPES["scalar_linear_regression"].build is linear_task
 
 

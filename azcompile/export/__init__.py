@@ -22,7 +22,8 @@ predictions bit for bit.  How it is made (one module of this package per step):
    folded, copies are propagated, assignments nobody reads are pruned, registers are
    renamed and Learn's step size is named.
 5. ``assemble``: the functions go into the module template with the docstring, the helpers
-   and the task's estimator; helpers nobody calls are pruned.
+   and the task's estimator (with the data's standardisation, ``preprocessing``, when the
+   program records one); helpers nobody calls are pruned.
 
 Only numbers and op-table text reach the generated code.  Program files are validated on
 load and the op of every instruction must be a row of the op table, else export refuses
@@ -35,6 +36,7 @@ from .assemble import assemble_module
 from .options import NAME_MODES, ExportError, check_options, check_program
 from .passes import prune_module
 from .plan import build_plan
+from .preprocessing import read_preprocessing
 from .provenance import Task, docstring_text, provenance_lines, resolve_task
 
 __all__ = ["NAME_MODES", "ExportError", "Task", "docstring_text",
@@ -47,12 +49,16 @@ def export_program(program: Program, *, jit: bool = False, class_name: str = "Ev
     """The source of a standalone module that runs ``program`` (see the module docstring).
 
     ``provenance`` defaults to ``program.meta``; the eval type (``rms_error``, ``accuracy``,
-    ``multiclass``) and class count come from the arguments, else from the provenance.
+    ``multiclass``) and class count come from the arguments, else from the provenance.  A
+    ``preprocessing`` entry in it (the API's searches record the standardisation of their
+    data there) makes the estimator take raw data (``preprocessing``).
     """
     check_program(program)
     check_options(class_name, name_registers)
     meta = dict(program.meta if provenance is None else provenance)
     lines = provenance_lines(meta)
     task = resolve_task(meta, program.memory.features, eval_type, num_classes)
+    pre = read_preprocessing(meta, program.memory.features)
     plan = build_plan(program, task, name_registers, jit)
-    return assemble_module(program, plan, class_name=class_name, jit=jit, provenance=lines)
+    return assemble_module(program, plan, class_name=class_name, jit=jit, provenance=lines,
+                           preprocessing=pre)

@@ -18,6 +18,7 @@ from .kernels import Kernel, make_kernel
 from .options import CLASS_NAME_HINT, ExportError
 from .passes import Rename, hoist_learning_rate, prune_module, simplify_source
 from .plan import Plan, scalar_names
+from .preprocessing import Preprocessing, preprocessing_block, preprocessing_lines
 from .registers import COMPONENTS, M, Reg, S, V, raw_name, sort_key, zero_source
 
 _TASK_TEMPLATE = {"rms_error": "export_regression.py.tmpl", "accuracy": "export_binary.py.tmpl",
@@ -49,8 +50,9 @@ def helper_source() -> str:
 
 
 def assemble_module(program: Program, plan: Plan, *, class_name: str, jit: bool,
-                    provenance: list) -> str:
-    """The module's text (``provenance``: the docstring's provenance lines)."""
+                    provenance: list, preprocessing: Preprocessing | None = None) -> str:
+    """The module's text (``provenance``: the docstring's provenance lines;
+    ``preprocessing``: the standardisation the estimator applies, if any)."""
     kernels = {name: make_kernel(plan, name, jit, state=plan.state,
                                  module_level=plan.module_level) for name in COMPONENTS}
     functions, constants = [], _constant_lines(plan)
@@ -61,7 +63,7 @@ def assemble_module(program: Program, plan: Plan, *, class_name: str, jit: bool,
             constants = "\n".join(x for x in (constants, line) if x)
     task = plan.task
     text = codegen.template("export_module.py.tmpl").substitute(
-        DOCSTRING=_docstring(program, plan, class_name, provenance, jit),
+        DOCSTRING=_docstring(program, plan, class_name, provenance, jit, preprocessing),
         JIT_IMPORT="from numba import njit\n" if any(k and k.jit for k in kernels.values()) else "",
         FEATURES=program.memory.features, CONSTANTS=constants,
         HELPERS=helper_source(), KERNELS="\n\n".join(functions),
@@ -71,8 +73,10 @@ def assemble_module(program: Program, plan: Plan, *, class_name: str, jit: bool,
         LEARN_BODY=_body(plan, kernels["learn"], "learn"),
         OUTPUT_NAME="class scores" if plan.vector_task else "prediction",
         NORMALISATION=_NORMALISATION[task.eval_type],
+        PREPROCESSING=preprocessing_block(preprocessing) if preprocessing else "",
         TASK=codegen.template(_TASK_TEMPLATE[task.eval_type]).substitute(
-            CLASS_NAME=class_name, NUM_CLASSES=task.num_classes))
+            CLASS_NAME=class_name, NUM_CLASSES=task.num_classes,
+            BASE="_Preprocessed" if preprocessing else "_Estimator"))
     module = prune_module(cst.parse_module(text))
     _check_class_name_is_free(module, class_name)
     return tidy(module.code)
@@ -131,7 +135,7 @@ def _register_rows(plan: Plan) -> list[str]:
 
 
 def _docstring(program: Program, plan: Plan, class_name: str, provenance: list,
-               jit: bool) -> str:
+               jit: bool, preprocessing: Preprocessing | None) -> str:
     mem, task = program.memory, plan.task
     chash = liveness.canonical_hash(program, task.mode)
     out_name = "scores" if plan.vector_task else "prediction"
@@ -144,6 +148,8 @@ def _docstring(program: Program, plan: Plan, class_name: str, provenance: list,
     head += [f"Memory: {_count(mem.scalars, 'scalar')}, {_count(mem.vectors, 'vector')}, "
              f"{_count(mem.matrices, 'matrix', 'matrices')}; {mem.features} features.", "",
              "Registers (name, raw address, role):"] + _register_rows(plan)
+    if preprocessing:
+        head += [""] + preprocessing_lines(preprocessing)
     head += ["", "The program as evolved (paper notation, dead code included):", "",
              codegen.indent(program.listing(), 4), ""]
     head += ["Use:", "", "    state = setup(seed=0)", "    for x, y in zip(X_train, y_train):",

@@ -22,6 +22,7 @@ from azcompile.show import render
 from ..data.baselines import BaselineRow, baseline_report, format_report, has_test_split, score
 from ..data.tasks import TaskError
 from ..engine.evaluator import evaluate_on_tasks
+from ..api.session import make_config
 from ..run import config as config_mod
 from ..run.config import ConfigError, build_task_list, bundled_examples
 from ..run.experiment import RunOptions, Search, load_run_config
@@ -145,19 +146,28 @@ def main():
 @click.option("--plain", is_flag=True, default=None, help="Log lines instead of the live panel.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Folder with MNIST / Fashion-MNIST / CIFAR-10 files (overrides data_dir).")
+@click.option("--warm-start", type=click.Path(exists=True), default=None,
+              help="Start from this program file or run directory's best (sets "
+                   "evolution.initial_population = \"from:PATH\"); e.g. to continue a "
+                   "finished run with a larger budget in a new directory.")
 def search_command(config, seed, workers, out, resume, engine, max_time, max_individuals,
-                   checkpoint_every, plain, data_dir):
+                   checkpoint_every, plain, data_dir, warm_start):
     """Search for an algorithm as CONFIG.toml describes; with --resume, continue a run."""
     search = None
     with _Interrupt() as interrupt:     # first: a Ctrl-C while loading must not be a traceback
         try:
             if resume:
+                if warm_start:
+                    raise ConfigError("--warm-start starts a new run; give it with CONFIG "
+                                      "--out NEW_DIR, not with --resume")
                 run_dir = Path(resume)
                 cfg = load_run_config(run_dir, config)
             else:
                 if config is None:
                     raise ConfigError("give a CONFIG.toml to start a search, or --resume RUN_DIR")
                 cfg = config_mod.load(config)
+                if warm_start:
+                    cfg = make_config(cfg, warm_start=warm_start)
                 run_dir = Path(out) if out else _default_out(cfg)
             if data_dir:
                 config_mod.override_data_dir(cfg, data_dir)

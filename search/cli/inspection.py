@@ -22,6 +22,7 @@ from azcompile.program import ProgramError, load
 from azcompile.show import VIEWS, show
 
 from ..run import config as config_mod
+from ..run import hall
 from ..run.checkpoint import config_document
 from ..run.rundir import RunDirError, read_events
 from .errors import USER_ERRORS, fail
@@ -234,13 +235,31 @@ def export_command(target, output, force, jit, class_name, name_registers, eval_
                    "module; kernel: the numba source the compiled engine runs.")
 @click.option("--color/--no-color", default=None,
               help="Syntax highlighting (default: when printing to a terminal).")
+@click.option("--hall-of-fame", "hall_of_fame", is_flag=True,
+              help="List the run's best program of each size (canonical form), smallest first.")
 @_EVAL
 @_CLASSES
-def show_command(target, view, color, eval_type, num_classes):
+def show_command(target, view, color, eval_type, num_classes, hall_of_fame):
     """Print a program as the paper writes it, in canonical form, or as Python."""
     try:
+        if hall_of_fame:
+            click.echo(_hall_of_fame_text(Path(target)))
+            return
         program, eval_type, num_classes = load_target(target, eval_type, num_classes)
         show(program, view, color=color, file=sys.stdout,
              eval_type=eval_type, num_classes=num_classes)
     except USER_ERRORS as exc:
         fail(exc)
+
+
+def _hall_of_fame_text(run_dir: Path) -> str:
+    path = run_dir / "hall_of_fame.json"
+    if not path.is_file():
+        raise RunDirError(f"{run_dir} has no hall_of_fame.json (is it a run directory that "
+                          "reached its first checkpoint?); run azc show RUN_DIR for its best")
+    cfg = config_mod.load(run_dir / "config.toml")
+    mode = EvalType(cfg.search_tasks[0].eval_type).task_mode
+    best = load_program(run_dir) if (run_dir / "best_program.json").is_file() else None
+    return (f"hall of fame of {run_dir}: the best program of each live size (instructions "
+            "left in canonical form), smallest first; fitness on the search tasks\n"
+            + hall.format_hall(hall.read_file(path, cfg), mode, best))

@@ -2,7 +2,8 @@
 allows), and ``build_tasks``, which expands task specs with them.
 
 The synthetic types are the reference's generators (``synthetic``); the dataset types project
-real data (``dataset_tasks``).  Importing this module imports no scikit-learn: the dataset
+real data (``dataset_tasks``); the table types split one table of the user's data
+(``table_tasks``, what the Python API's estimators search on).  Importing this module imports no scikit-learn: the dataset
 builders import it only when a dataset task is built.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Callable
 
 from azcompile.eval_type import ACCURACY, MULTICLASS, RMS_ERROR
 
-from . import dataset_tasks, synthetic
+from . import dataset_tasks, synthetic, table_tasks
 from .tasks import DEFAULT_DATA_SEEDS, DEFAULT_PARAM_SEEDS, Task, TaskError, task_seeds
 
 
@@ -36,6 +37,9 @@ TASK_TYPES: dict[str, TaskType] = {
                                                 (ACCURACY,)),
     "projected_multiclass_classification": TaskType(dataset_tasks.projected_multiclass_task,
                                                     (MULTICLASS,)),
+    "table_regression": TaskType(table_tasks.table_task, (RMS_ERROR,)),
+    "table_binary_classification": TaskType(table_tasks.table_task, (ACCURACY,)),
+    "table_multiclass_classification": TaskType(table_tasks.table_task, (MULTICLASS,)),
 }
 
 

@@ -32,6 +32,7 @@ from ..data.tasks import TaskError, TaskSpec
 from ..engine.mutator import MUTATION_NAMES
 
 INITIAL_POPULATIONS = ("no_op", "random", "linear", "neural_net", "damaged_neural_net")
+WARM_START = "from:"        # initial_population = "from:PATH": a program file or a run directory
 
 
 class ConfigError(ValueError):
@@ -82,6 +83,14 @@ def _choice(*allowed):
     return check
 
 
+def _initial_population(key, v):
+    if v in INITIAL_POPULATIONS or (isinstance(v, str) and v.startswith(WARM_START)
+                                    and len(v) > len(WARM_START)):
+        return v
+    raise ConfigError(f"{key}: must be one of {', '.join(map(repr, INITIAL_POPULATIONS))} or "
+                      f"\"from:PATH\" (a program file or a run directory to start from); got {v!r}")
+
+
 def _str(key, v):
     if not isinstance(v, str):
         raise ConfigError(f"{key}: must be a string, got {v!r}")
@@ -125,7 +134,7 @@ SCHEMA = {
         "strategy": (_choice("evolution", "random"), "evolution"),
         "population_size": (_int(1), 1000),
         "tournament_size": (_int(1), 10),
-        "initial_population": (_choice(*INITIAL_POPULATIONS), "no_op"),
+        "initial_population": (_initial_population, "no_op"),
         "mutate_prob": (_float(0.0, 1.0), 0.9),
         "mutations": (_mutation_list, REQUIRED),
         "max_train_steps": (_int(1), 80_000_000_000),
@@ -315,6 +324,14 @@ def _resolve_data_paths(specs, base: str) -> None:
                 spec.options[key] = os.path.join(base, os.path.expanduser(value))
 
 
+def _resolve_warm_start(evolution: dict, base: str) -> None:
+    """A relative ``from:PATH`` names a file next to the config, like the data paths."""
+    value = evolution["initial_population"]
+    if value.startswith(WARM_START):
+        path = os.path.expanduser(value[len(WARM_START):])
+        evolution["initial_population"] = WARM_START + os.path.join(base, path)
+
+
 def _toml_string(text: str) -> str:
     """``text`` as a TOML basic string (quotes, backslashes and control characters escaped)."""
     escaped = []
@@ -387,6 +404,7 @@ def parse(text: str, source_path: str = "<config>", base_dir: str | None = None)
         base = os.path.abspath(base_dir if base_dir is not None else os.getcwd())
     for specs in (search, select, final):
         _resolve_data_paths(specs, base)
+    _resolve_warm_start(sections["evolution"], base)
     cfg = Config(name, memory, [sections["ops"][c] for c in ("setup", "predict", "learn")],
                  sections["sizes"], sections["evolution"], optional["fec"], optional["hurdles"],
                  optional["train_budget"], sections["experiment"], sections["run"], search, select,

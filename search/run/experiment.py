@@ -26,6 +26,7 @@ from ..engine.profile import WallClock
 from . import config as config_mod
 from .archipelago import Archipelago
 from .config import Config
+from .hall import HallOfFame
 from .island_kit import IslandKit, LocalIslands
 from .lineage import Lineage
 from .reporting import Progress, Snapshot, Stopwatch
@@ -114,6 +115,7 @@ class Search:
         self.selection = Selection(self.cfg, self.state, self.run_dir, self.engine, self.elapsed)
         self.progress = Progress(self.state, self.run_dir, self.cfg.evolution["progress_every"],
                                  self.elapsed, self.opts.progress)
+        self.hall = HallOfFame(self.cfg, self.state)
 
     def _begin(self) -> None:
         """A new run.  The start event comes first and records how the run was started
@@ -212,6 +214,7 @@ class Search:
         for isl, lineage in zip(islands.islands, state.lineages):
             lineage.add_batch(isl.log, isl.ids)
         self.selection.check_new_best(islands)
+        self.hall.update(islands)
         if islands.cursor == 0:
             self._migrate()
             self._after_sweep()
@@ -264,6 +267,7 @@ class Search:
                            stats=dict(zip(evaluator.STAT_NAMES, (int(x) for x in stats))),
                            profile=profile, **self.selection.last_select)
         self.selection.keep_if_best(islands, member, candidate, select)
+        self.hall.offer(candidate, member[2], ties=True)
         max_exp = self.cfg.experiment["max_experiments"]
         state.experiment += 1
         if stopping or self.selection.solved() or (max_exp and state.experiment >= max_exp):

@@ -66,8 +66,8 @@ class IslandKit:
 
     @classmethod
     def of(cls, cfg: Config) -> "IslandKit":
-        init_sizes, _, _ = cfg.size_bounds()
-        init = initial.build(cfg.evolution["initial_population"], cfg.memory, init_sizes)
+        init_sizes, _, most = cfg.size_bounds()
+        init = initial.build(cfg.evolution["initial_population"], cfg.memory, init_sizes, most)
         return cls(cfg, mutator_spec(cfg), eval_settings(cfg), init, batch_size(cfg))
 
     def island(self, specs: Sequence[TaskSpec], seed: int) -> Island:

@@ -86,3 +86,29 @@ class Progress:
     def show_now(self, islands: Archipelago | None, phase: str) -> None:
         if self.show and islands is not None:
             self.show(self.snapshot(islands, phase))
+
+
+def event_line(record: dict) -> str | None:
+    """The log line for an event, in the reference's format; None for events not shown
+    (new bests, migrations: the progress lines and the panel carry them)."""
+    kind = record["event"]
+    if kind == "progress":
+        return (f"indivs={record['individuals']}, elapsed_secs={int(record['elapsed'])}, "
+                f"mean={record['mean']:.6f}, stdev={record['stdev']:.6f}, "
+                f"best fit={record['best']:.6f}, canonical hits={record['canonical_hit_rate']:.0%}, "
+                f"fec hits={record['fec_hit_rate']:.0%}")
+    if kind == "experiment_start":
+        return f"experiment {record['experiment']} started"
+    if kind == "experiment_end":
+        sel = record["select_fitness"]
+        return (f"experiment {record['experiment']}: search fitness for candidate = "
+                f"{record['search_fitness']:.6f}, select fitness = "
+                f"{'n/a' if sel is None else f'{sel:.6f}'}")
+    if kind == "early_select":
+        return (f"early select check: search {record['search_fitness']:.6f}, "
+                f"select {record['select_fitness']:.6f}")
+    if kind == "stopped":
+        return f"stopping: {record['reason']}"
+    if kind == "resumed":
+        return f"resumed at experiment {record['experiment']}, {record['individuals']} individuals"
+    return None

@@ -7,6 +7,7 @@ import os
 
 from . import checkpoint as ckpt
 from . import config as config_mod
+from . import hall
 from .archipelago import Archipelago
 from .checkpoint import CheckpointError
 from .config import Config, ConfigError
@@ -31,6 +32,9 @@ class Checkpoints:
         if islands is not None and state.has_islands:
             arrays.update(islands.state())
         self.run_dir.save_checkpoint(ckpt.save, arrays, info)
+        if state.hall_of_fame:
+            self.run_dir.save_json(self.run_dir.hall_path,
+                                   hall.file_document(state.hall_of_fame))
 
     # ---- resume ------------------------------------------------------------------------------
     def load(self, seed: int | None, workers: int | None) -> tuple[SearchState, dict]:

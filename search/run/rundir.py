@@ -61,6 +61,7 @@ class RunDir:
         self.checkpoint_path = self.path / "checkpoint.npz"
         self.best_path = self.path / "best_program.json"
         self.lineage_path = self.path / "lineage.json"
+        self.hall_path = self.path / "hall_of_fame.json"
         self.config_path = self.path / "config.toml"
         self.lock_path = self.path / ".lock"
         self._events = None
@@ -212,7 +213,7 @@ class RunDir:
             except OSError as exc:
                 raise self._io_error(exc, self.checkpoint_path) from None
             kept = " (the old checkpoint is kept as checkpoint.npz.unusable)"
-        for path in (self.events_path, self.best_path, self.lineage_path):
+        for path in (self.events_path, self.best_path, self.lineage_path, self.hall_path):
             try:
                 path.unlink(missing_ok=True)
             except OSError as exc:

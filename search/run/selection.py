@@ -13,6 +13,7 @@ from azcompile.liveness import canonical_hash
 from azcompile.program import Program, from_json
 from azcompile.rng import next_u64
 
+from ..data.table_tasks import preprocessing_of
 from ..data.tasks import randomized_seeds
 from ..engine import evaluator
 from .archipelago import Archipelago
@@ -117,6 +118,9 @@ class Selection:
                 "found_at_seconds": best["elapsed"], "task": _task_summary(self.cfg.search_tasks)}
         if "final_fitness" in best:
             meta["final_fitness"] = best["final_fitness"]
+        preprocessing = preprocessing_of(self.cfg.search_tasks[0])
+        if preprocessing:           # the standardisation of the user's table (search.api)
+            meta["preprocessing"] = preprocessing
         mode = EvalType.of(self.cfg.search_tasks[0].eval_type).task_mode
         meta["canonical_hash"] = f"{canonical_hash(program, mode):016x}"
         return Program(program.setup, program.predict, program.learn, program.memory, meta)

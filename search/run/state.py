@@ -22,6 +22,7 @@ from ..engine import validate
 from ..engine.island import Island
 from ..engine.population import check_instructions
 from . import checkpoint as ckpt
+from . import hall
 from .archipelago import island_prefix
 from .checkpoint import CheckpointError
 from .config import Config
@@ -32,12 +33,14 @@ PHASES = ("start", "init", "evolve", "final")      # of an unfinished run ("done
 _INT, _NUM = validate.is_int, validate.is_number
 
 
-def _info(check, what: str, *, load=None, dump=None, **default):
+def _info(check, what: str, *, load=None, dump=None, added=False, **default):
     """A field stored in the info record.  ``check(value)`` must hold for the stored value
     (``what`` says what it must be).  ``dump(value)`` gives the JSON form (default: as is);
     ``load(cfg, stored)`` checks it against the configuration and gives the field's value
-    (default: as stored)."""
-    return field(metadata={"check": check, "what": what, "load": load, "dump": dump}, **default)
+    (default: as stored).  An ``added`` field came after checkpoints without it were made:
+    it is stored only when it is not empty, and missing means empty (its default)."""
+    return field(metadata={"check": check, "what": what, "load": load, "dump": dump,
+                           "added": added}, **default)
 
 
 def _array(like: np.ndarray):
@@ -182,6 +185,8 @@ class SearchState:
                          load=_current_config)
     config_sha256: str = _info(lambda v: isinstance(v, str), "a hash")
     config_name: str = _info(lambda v: isinstance(v, str), "a name")
+    hall_of_fame: dict = _info(lambda v: isinstance(v, dict), "a table of programs by size",
+                               load=hall.load_entries, added=True, default_factory=dict)
     rng: np.ndarray = _array(np.zeros(1, dtype=np.uint64))         # a SplitMix64 state
 
     @classmethod
@@ -200,7 +205,7 @@ class SearchState:
             value = getattr(state, f.name)
             if "array" in f.metadata:
                 arrays[f.name] = value
-            else:
+            elif not (f.metadata["added"] and not value):
                 info[f.name] = f.metadata["dump"](value) if f.metadata["dump"] else value
         return arrays, json.loads(json.dumps(info, default=_plain))
 
@@ -212,6 +217,8 @@ class SearchState:
         for f in fields(cls):
             if "array" in f.metadata:
                 values[f.name] = arrays[f.name].copy()
+            elif f.metadata["added"] and f.name not in info:
+                continue                                    # its default: empty
             else:
                 load = f.metadata["load"]
                 values[f.name] = load(cfg, info[f.name]) if load else info[f.name]
@@ -223,7 +230,7 @@ class SearchState:
         for f in fields(cls):
             if "array" in f.metadata:
                 validate.array(arrays, f.name, f.metadata["array"])
-            else:
+            elif not (f.metadata["added"] and f.name not in info):
                 validate.field(info, f.name, f.metadata["check"], f.metadata["what"])
 
     @classmethod
