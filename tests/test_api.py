@@ -127,10 +127,12 @@ def test_an_interrupt_stops_with_a_checkpoint_and_resume_finishes_the_run(tmp_pa
 
 # ---- the estimators ---------------------------------------------------------------------------
 
+# The estimator tests use four columns: kernels are compiled per feature size, and four is the
+# demo's, which the suite compiles anyway (a new size costs minutes on a cold numba cache).
 @pytest.fixture(scope="module")
 def diabetes():
     X, y = load_diabetes(return_X_y=True, as_frame=True)
-    return train_test_split(X, y, random_state=0)
+    return train_test_split(X[["age", "sex", "bmi", "bp"]], y, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +187,7 @@ def test_raw_data_scores_within_0_01_r2_of_the_same_data_standardised(tmp_path):
 
 def test_binary_and_multiclass_classifiers_beside_logistic_regression(tmp_path):
     X, y = load_breast_cancer(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(X[:, :10], y, random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(X[:, :4], y, random_state=0)
     binary = EvolvedClassifier(max_individuals=5_000, initial_population="linear", run_dir=tmp_path,
                                **SMALL)
     binary.fit(X_train, np.where(y_train == 1, "benign", "malignant"))
