@@ -56,7 +56,7 @@ def standardisation(values: np.ndarray):
 class _SearchEstimator(BaseEstimator):
     """Parameters shared by the regressor and the classifier (see the module docstring)."""
 
-    def __init__(self, max_seconds=60.0, max_individuals=None, workers=1, random_state=0,
+    def __init__(self, *, max_seconds=60.0, max_individuals=None, workers=1, random_state=0,
                  population_size=1000, num_tasks=8, valid_fraction=0.2, max_train_examples=1000,
                  epochs=1, warm_start=False, initial_population=None, run_dir=None,
                  progress=False):
