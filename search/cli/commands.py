@@ -145,8 +145,13 @@ def main():
 @click.option("--plain", is_flag=True, default=None, help="Log lines instead of the live panel.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Folder with MNIST / Fashion-MNIST / CIFAR-10 files (overrides data_dir).")
+@click.option("--backend", type=click.Choice(["process", "ray"]), default="process",
+              show_default=True, help="Where islands run with --workers > 1: worker processes "
+              "here, or Ray actors (needs the extra `ray`).")
+@click.option("--address", default=None, help="With --backend ray: the cluster to join "
+              "('auto', or HOST:PORT); default: start a local one.")
 def search_command(config, seed, workers, out, resume, engine, max_time, max_individuals,
-                   checkpoint_every, plain, data_dir):
+                   checkpoint_every, plain, data_dir, backend, address):
     """Search for an algorithm as CONFIG.toml describes; with --resume, continue a run."""
     search = None
     with _Interrupt() as interrupt:     # first: a Ctrl-C while loading must not be a traceback
@@ -171,7 +176,8 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
                 checkpoint_seconds=checkpoint_every, config_arg=config,
                 progress=display.snapshot, on_event=display.event,
                 on_warning=lambda message: click.echo(f"warning: {message}", err=True),
-                should_stop=lambda: interrupt.requested is not None)
+                should_stop=lambda: interrupt.requested is not None, backend=backend,
+                address=address)
             search = Search(cfg, options)
             try:
                 result = search.run()
@@ -235,10 +241,13 @@ def ops_command():
 @click.option("--quick", is_flag=True, help="Shorter fixed-time measurements (under 5 minutes).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default="bench.json",
               show_default=True, help="Where to write the figures as JSON.")
-def bench_command(quick, json_path):
+@click.option("--only", type=click.Choice(["scaling", "coordinator"]), multiple=True,
+              help="Only these figures (repeatable): worker scaling, the coordinator's cost.")
+def bench_command(quick, json_path, only):
     """Measure speed: evaluation per tier, compile and load, demo throughput, time to solve,
-    the nonlinear test, worker scaling."""
-    results = run_suite(quick, Path(json_path), echo=lambda m: click.echo(m, err=True))
+    the nonlinear test, worker scaling, the coordinator's cost with many islands."""
+    results = run_suite(quick, Path(json_path), echo=lambda m: click.echo(m, err=True),
+                        only=only)
     click.echo(format_results(results))
     click.echo(f"(figures written to {json_path})")
 

@@ -9,6 +9,9 @@ from rich.live import Live
 from rich.table import Table
 
 
+_SHOWN_ISLANDS = 8      # rows of the panel; the rest are summed in one
+
+
 def _fmt_rate(x: float) -> str:
     return f"{x:,.0f}"
 
@@ -18,10 +21,20 @@ def event_line(record: dict) -> str | None:
     (new bests, migrations: the progress lines and the panel carry them)."""
     kind = record["event"]
     if kind == "progress":
-        return (f"indivs={record['individuals']}, elapsed_secs={int(record['elapsed'])}, "
+        line = (f"indivs={record['individuals']}, elapsed_secs={int(record['elapsed'])}, "
                 f"mean={record['mean']:.6f}, stdev={record['stdev']:.6f}, "
                 f"best fit={record['best']:.6f}, canonical hits={record['canonical_hit_rate']:.0%}, "
                 f"fec hits={record['fec_hit_rate']:.0%}")
+        if "islands" in record:         # async mode: the islands' own pace
+            line += (f", indivs/s={record['per_s']}, migrations={record['migrations']}, "
+                     "islands=" + " ".join(f"[{i}: {x['per_s']}/s best {x['best']:.4f}]"
+                                           for i, x in enumerate(record["islands"])))
+        return line
+    if kind == "island_lost":
+        return f"island {record['island']} lost ({record['reason']}); restarting it"
+    if kind == "island_restarted":
+        return (f"island {record['island']} restarted from {record['source']} "
+                f"({record['individuals']} individuals)")
     if kind == "experiment_start":
         return f"experiment {record['experiment']} started"
     if kind == "experiment_end":
@@ -80,6 +93,15 @@ class LiveProgress(PlainProgress):
                       f"{snap.fec_hit_rate:.0%}")
         best_select = "-" if snap.best_select is None else f"{snap.best_select:.6f}"
         table.add_row("best select", best_select, "elapsed", f"{snap.elapsed:,.1f} s")
+        if snap.islands:
+            table.add_row("islands", str(len(snap.islands)), "migrations", f"{snap.migrations:,}")
+        for i, isl in enumerate(snap.islands[:_SHOWN_ISLANDS]):
+            table.add_row(f"  island {i}", f"{isl['individuals']:,} ({_fmt_rate(isl['per_s'])}/s)",
+                          "best", f"{isl['best']:.6f}")
+        if len(snap.islands) > _SHOWN_ISLANDS:
+            rest = snap.islands[_SHOWN_ISLANDS:]
+            table.add_row(f"  {len(rest)} more", f"{sum(x['per_s'] for x in rest):,}/s", "best",
+                          f"{max(x['best'] for x in rest):.6f}")
         return table
 
     def snapshot(self, snap) -> None:

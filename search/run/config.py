@@ -160,6 +160,9 @@ SCHEMA = {
         "batch_size": (_int(1), 1000), "workers": (_int(0), 1),
         "migrate_every": (_int(1), 10_000), "migrants": (_int(0), None),
         "max_seconds": (_float(0.0), None), "max_individuals": (_int(1), None),
+        # "deterministic": islands meet at barriers (reproducible); "async": no barrier.
+        "migration": (_choice("deterministic", "async"), "deterministic"),
+        "worker_timeout": (_float(0.0, low_open=True), 600.0),
     },
 }
 def _absolute_dir(key, v):
