@@ -119,6 +119,14 @@ def test_a_deterministic_config_keeps_its_hash():
         == "async"
 
 
+def test_migration_on_resume_is_one_error(tmp_path):
+    from cli_checks import assert_user_error, run_azc
+
+    (tmp_path / "run").mkdir()
+    assert_user_error(run_azc("search", "--resume", tmp_path / "run", "--migration", "async"),
+                      "resume without it")
+
+
 @pytest.mark.parametrize("bad", ['migration = "fast"', "worker_timeout = 0"])
 def test_bad_async_settings_are_one_config_error(bad, tmp_path):
     from cli_checks import assert_user_error, run_azc
@@ -127,3 +135,23 @@ def test_bad_async_settings_are_one_config_error(bad, tmp_path):
     path.write_text((ROOT / "tests" / "data" / "tiny.toml").read_text().replace(
         "batch_size = 100", f"batch_size = 100\n{bad}"))
     assert_user_error(run_azc("search", path, "--out", tmp_path / "run"), bad.split()[0])
+
+
+def test_the_migration_option_is_recorded_in_the_run_s_config(tmp_path):
+    plain = config_mod.load(ROOT / "tests" / "data" / "tiny.toml")
+    cfg = config_mod.with_migration(plain, "async")
+    assert cfg.run["migration"] == "async" and 'migration = "async"' in cfg.run_dir_text
+    assert config_mod.with_migration(cfg, "async") is cfg
+    demo = config_mod.with_migration(config_mod.load("demo"), "async")     # bundled, has [run]
+    assert demo.run["migration"] == "async" and demo.run["seed"] == 1
+
+
+def test_the_search_never_imports_ray_unless_asked():
+    import subprocess
+    import sys
+
+    code = ("import sys, azcompile.search.run.experiment, azcompile.search.cli.commands; "
+            "print('ray' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.stdout.strip() == "False"

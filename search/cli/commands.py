@@ -148,21 +148,29 @@ def main():
 @click.option("--backend", type=click.Choice(["process", "ray"]), default="process",
               show_default=True, help="Where islands run with --workers > 1: worker processes "
               "here, or Ray actors (needs the extra `ray`).")
+@click.option("--migration", type=click.Choice(["deterministic", "async"]), default=None,
+              help="A new run's migration mode (default: the config's run.migration): "
+              "deterministic (reproducible) or async (no barrier: throughput).")
 @click.option("--address", default=None, help="With --backend ray: the cluster to join "
               "('auto', or HOST:PORT); default: start a local one.")
 def search_command(config, seed, workers, out, resume, engine, max_time, max_individuals,
-                   checkpoint_every, plain, data_dir, backend, address):
+                   checkpoint_every, plain, data_dir, backend, migration, address):
     """Search for an algorithm as CONFIG.toml describes; with --resume, continue a run."""
     search = None
     with _Interrupt() as interrupt:     # first: a Ctrl-C while loading must not be a traceback
         try:
             if resume:
+                if migration:
+                    raise ConfigError("--migration is set when a run starts (its config.toml "
+                                      "records it): resume without it")
                 run_dir = Path(resume)
                 cfg = load_run_config(run_dir, config)
             else:
                 if config is None:
                     raise ConfigError("give a CONFIG.toml to start a search, or --resume RUN_DIR")
                 cfg = config_mod.load(config)
+                if migration:
+                    cfg = config_mod.with_migration(cfg, migration)
                 run_dir = Path(out) if out else _default_out(cfg)
             if data_dir:
                 config_mod.override_data_dir(cfg, data_dir)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
@@ -446,6 +447,25 @@ def override_data_dir(cfg: Config, data_dir: str) -> None:
         for spec in specs:
             if spec.options.get("dataset") not in (None, "digits") and "path" not in spec.options:
                 spec.options["data_dir"] = os.path.abspath(os.path.expanduser(data_dir))
+
+
+def with_migration(cfg: Config, mode: str) -> Config:
+    """``--migration MODE`` on a new run: the config with ``run.migration`` set, in its text
+    too (the run directory's config.toml, which a resume reads, records it)."""
+    if cfg.run["migration"] == mode:
+        return cfg
+    text = cfg.source_text
+    header = re.search(r"^\[run\][ \t]*(#.*)?$", text, re.M)
+    line = f'migration = "{mode}"'
+    if header:
+        text = f"{text[:header.end()]}\n{line}{text[header.end():]}"
+    else:
+        text = f"{text.rstrip()}\n\n[run]\n{line}\n"
+    try:
+        return parse(text, cfg.source_path, cfg.base_dir)
+    except ConfigError:
+        raise ConfigError(f"{cfg.source_path}: --migration cannot be added to this config; set "
+                          f'migration = "{mode}" in its [run] section instead') from None
 
 
 def bundled_examples() -> dict[str, str]:

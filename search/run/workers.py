@@ -22,10 +22,11 @@ coordinator that answers it (checkpoint, then stop).  A worker whose coordinator
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue
 import signal
+import threading
 import traceback
 from collections import deque
-from multiprocessing.connection import wait as wait_connections
 
 import numpy as np
 
@@ -162,8 +163,9 @@ class _MirrorLog:
 class MirroredIsland:
     """An island elsewhere (``engine.island_protocol.IslandProtocol``): the attributes mirror
     the remote island's after every reply, and the best member's program travels with each.
-    Commands are queued in order; ``_send`` / ``_take_reply`` / ``_reply_ready`` are the
-    transport (a pipe, a Ray actor).  ``timeout`` bounds every wait for a reply."""
+    Commands are queued in order (``send``, ``finish``); ``_send``, ``_take_reply`` and
+    ``reply_handle`` (what the maker's ``wait_any`` waits on) are the transport: a pipe, a
+    Ray actor.  ``wait_limit`` bounds every wait for a reply."""
 
     timeout: float
 
@@ -260,11 +262,15 @@ class MirroredIsland:
 
 
 class RemoteIsland(MirroredIsland):
-    """An Island in its own process, reached through a pipe."""
+    """An Island in its own process, reached through a pipe.  A thread sends the commands
+    and another takes the replies as they come, so neither side ever blocks on a full pipe:
+    the coordinator goes on while a large command (a migration) waits for a busy worker, and
+    a worker's reply is read at once however busy the coordinator is.  ``ready`` (shared by
+    a maker's islands) is notified at every reply, and when the worker is gone."""
 
     _context = mp.get_context("spawn")
 
-    def __init__(self, cfg, specs, seed: int):
+    def __init__(self, cfg, specs, seed: int, ready: threading.Condition | None = None):
         self.conn, child = self._context.Pipe()
         self.process = self._context.Process(
             target=_worker, args=(child, cfg.run_dir_text, cfg.source_path, list(specs), int(seed)),
@@ -272,39 +278,64 @@ class RemoteIsland(MirroredIsland):
         self.process.start()
         child.close()
         self._setup_mirror(cfg)
+        self.ready = ready or threading.Condition()
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._inbox: deque = deque()
+        self._gone = False
+        threading.Thread(target=self._sending, daemon=True).start()
+        threading.Thread(target=self._receiving, daemon=True).start()
         # The first reply comes after the worker has imported and built its island.
         self._apply(self._take_reply(None, self.wait_limit))
 
+    def _sending(self) -> None:
+        while (message := self._outbox.get()) is not None:
+            try:
+                self.conn.send(message)
+            except (BrokenPipeError, OSError):
+                return          # the worker is gone: the receiving thread says so
+
+    def _receiving(self) -> None:
+        while True:
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                with self.ready:
+                    self._gone = True
+                    self.ready.notify_all()
+                return
+            with self.ready:
+                self._inbox.append(message)
+                self.ready.notify_all()
+
     def _send(self, method, args):
-        try:
-            self.conn.send((method, args))
-        except (BrokenPipeError, OSError):
-            raise IslandLost("a worker process died") from None
+        if self._gone:
+            raise IslandLost("a worker process died")
+        self._outbox.put((method, args))
+
+    def has_reply(self) -> bool:
+        """Whether the next reply has come (or the worker is gone: taking it says so)."""
+        return bool(self._inbox) or self._gone
 
     def _take_reply(self, ticket, timeout: float):
-        try:
-            if not self.conn.poll(timeout):
+        with self.ready:
+            if not self.ready.wait_for(self.has_reply, timeout):
                 raise IslandLost(f"a worker process stopped answering ({timeout:g} s, "
                                  f"run.worker_timeout)")
-            return unpack_reply(*self.conn.recv())
-        except (EOFError, OSError):
-            raise IslandLost("a worker process died") from None
-
-    def reply_handle(self):
-        """What ``multiprocessing.connection.wait`` waits on for this island's next reply."""
-        return self.conn
+            if not self._inbox:
+                raise IslandLost("a worker process died")
+            reply = self._inbox.popleft()
+        return unpack_reply(*reply)
 
     def kill(self) -> None:
         """End the worker at once (it is lost or stopped answering)."""
         if self.process.is_alive():
             self.process.kill()
         self.process.join(timeout=10)
+        self._outbox.put(None)
 
     def close(self) -> None:
-        try:
-            self.conn.send(("close", ()))
-        except (BrokenPipeError, OSError):
-            pass
+        self._outbox.put(("close", ()))
+        self._outbox.put(None)
         self.process.join(timeout=10)
         if self.process.is_alive():
             self.process.terminate()
@@ -356,12 +387,19 @@ class KeptIslands:
 class ProcessIslands(KeptIslands):
     """Islands in worker processes on this machine."""
 
-    def _new(self, specs, seed: int) -> RemoteIsland:
-        return RemoteIsland(self.cfg, specs, seed)
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.ready = threading.Condition()      # notified at every island's replies
 
-    @staticmethod
-    def wait_any(islands, timeout: float) -> list[int]:
+    def _new(self, specs, seed: int) -> RemoteIsland:
+        return RemoteIsland(self.cfg, specs, seed, self.ready)
+
+    def wait_any(self, islands, timeout: float) -> list[int]:
         """Indices of the islands (each with a reply pending) whose next reply has come or
         whose worker is gone, waiting at most ``timeout`` seconds."""
-        handles = {isl.reply_handle(): i for i, isl in enumerate(islands) if isl.pending}
-        return sorted(handles[c] for c in wait_connections(list(handles), timeout))
+        def ready():
+            return [i for i, isl in enumerate(islands) if isl.pending and isl.has_reply()]
+
+        with self.ready:
+            self.ready.wait_for(ready, timeout)
+            return ready()
