@@ -155,3 +155,10 @@ def test_the_search_never_imports_ray_unless_asked():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.stdout.strip() == "False"
+
+
+def test_the_coordinator_measurement_runs_the_async_archipelago():
+    from azcompile.search.cli.bench_coordinator import coordinator_cost
+
+    cost = coordinator_cost(islands=3, population=50, batch=50, replies=60)
+    assert cost["us_per_reply"] > 0 and cost["replies_per_s"] > 0 and cost["islands"] == 3

@@ -363,8 +363,8 @@ def run_suite(quick: bool, json_path: Path | None, echo=print, only=None) -> dic
         echo(f"bench: {name} ...")
         results[name] = step()
         results[name + "_bench_s"] = round(time.perf_counter() - start, 1)
-    if json_path:
-        json_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
+        if json_path:       # after every step: a failing step later keeps what was measured
+            json_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
     return results
 
 
@@ -380,7 +380,8 @@ def format_scaling(s: dict) -> list[str]:
 
 def format_coordinator(c: dict) -> str:
     return (f"coordinator, {c['islands']} simulated islands (population {c['population']}, "
-            f"batch {c['batch']}): {c['us_per_reply']} us per island reply "
+            f"batch {c['batch']}, {c.get('migrants')} migrants): {c['us_per_reply']} us per "
+            f"island reply "
             f"({c['replies_per_s']:,}/s), {c['us_per_migration']} us per migration, "
             f"{c['us_per_progress_report']} us per progress report")
 

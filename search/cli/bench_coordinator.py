@@ -92,6 +92,8 @@ class LoopbackIsland(MirroredIsland):
 
 
 class _LoopbackMaker:
+    replaced: list = []         # no island is ever lost here
+
     @staticmethod
     def wait_any(islands, timeout):
         return [i for i, isl in enumerate(islands) if isl.pending]
@@ -108,11 +110,12 @@ class _EventSink:
 
 
 def _drive(islands: int, population: int, batch: int, replies: int, *, migrate_every: int,
-           report_every_sweep: bool) -> dict:
+           report_every_sweep: bool, migrants: int | None = None) -> dict:
     """The coordinator's loop as ``Search`` runs it in async mode, for ``replies`` replies."""
     LoopbackIsland.worker_seconds = 0.0
     arch = AsyncArchipelago([LoopbackIsland(i, population) for i in range(islands)],
-                            migrate_every, None, maker=_LoopbackMaker(), specs=[],
+                            migrate_every, migrants, maker=_LoopbackMaker(), specs=[],
+                            seeds=range(islands),
                             batch_size=batch, snapshot_seconds=1e9, seed=1)
     lineages = [Lineage() for _ in range(islands)]
     state = SimpleNamespace(experiment=0, total_individuals=0, best=None, migrations=0,
@@ -140,20 +143,21 @@ def _drive(islands: int, population: int, batch: int, replies: int, *, migrate_e
 
 
 def coordinator_cost(islands: int = 64, population: int = 1000, batch: int = 1000,
-                     replies: int = 2000) -> dict:
+                     replies: int = 2000, migrants: int | None = None) -> dict:
     """Microseconds of coordinator time per island reply, per migration and per progress
     report (the last two as the difference of runs with and without them), and how many
     replies, migrations and reports per second one coordinator could take."""
     base = _drive(islands, population, batch, replies, migrate_every=10 ** 12,
                   report_every_sweep=False)
     migrating = _drive(islands, population, batch, replies, migrate_every=batch,
-                       report_every_sweep=False)
+                       report_every_sweep=False, migrants=migrants)
     reporting = _drive(islands, population, batch, replies, migrate_every=10 ** 12,
                        report_every_sweep=True)
     per_reply = base["seconds"] / base["replies"]
     per_migration = max(migrating["seconds"] - base["seconds"], 0.0) / max(migrating["migrations"], 1)
     per_report = max(reporting["seconds"] - base["seconds"], 0.0) / max(reporting["reports"], 1)
     return {"islands": islands, "population": population, "batch": batch,
+            "migrants": population // 2 if migrants is None else migrants,
             "us_per_reply": round(per_reply * 1e6, 1),
             "us_per_migration": round(per_migration * 1e6, 1),
             "us_per_progress_report": round(per_report * 1e6, 1),
