@@ -14,7 +14,10 @@ Figures:
   time_to_solve        the demo, seeds 1-5: seconds until select fitness > 0.9999, with the
                        reference's experiment semantics and with the early select check
   nonlinear            the reference's nonlinear integration test config
-  scaling              the demo with 1 and 2 workers: individuals/s and the ratio
+  scaling              the demo with 1 and 2 workers (processes deterministic and async, Ray
+                       actors async), interleaved rounds: individuals/s and the ratios
+  coordinator          one coordinator's cost per island reply, migration and progress
+                       report with 64 simulated islands (run.bench_coordinator)
 
 Searches run as ``azc search`` subprocesses, two at a time on a 2-core machine (one core each),
 so every figure is per core.  ``--quick`` shortens only the fixed-time measurements.
@@ -278,23 +281,59 @@ def nonlinear(workdir: Path, cap_s: float, seeds=(100001, 1, 2, 3, 4)) -> dict:
     return {"runs": rows}
 
 
-def scaling(workdir: Path, seconds: float) -> dict:
-    out = {}
-    for workers in (1, 2):
-        res = run_search(_example("demo", workdir), workdir / f"scale_{workers}", "--seed", 3,
-                         "--workers", workers, "--max-time", seconds)
-        if "error" in res:
-            out[f"workers_{workers}"] = res
-            continue
-        out[f"workers_{workers}"] = round(res["individuals"] / res["elapsed_s"])
-    if all(isinstance(out.get(f"workers_{w}"), int) for w in (1, 2)):
-        out["ratio"] = round(out["workers_2"] / out["workers_1"], 2)
-    return out
+_SCALING = {      # label: (config edit, azc search arguments)
+    "1 worker": (None, ("--workers", 1)),
+    "2 workers, process, deterministic": (None, ("--workers", 2)),
+    "2 workers, process, async": ("async", ("--workers", 2)),
+    "2 actors, ray, async": ("async", ("--workers", 2, "--backend", "ray")),
+}
+
+
+def _async(text: str) -> str:
+    return text.replace("[run]", '[run]\nmigration = "async"')
+
+
+def search_rate(res: dict) -> int:
+    """Individuals per second from the first experiment's start to the stop: the search
+    alone (process start, imports and a Ray cluster's start-up are left out)."""
+    events = res["events"]
+    begin = next(e["time"] for e in events if e["event"] == "experiment_start")
+    end = next(e["time"] for e in reversed(events) if e["event"] in ("stopped", "final"))
+    return round(res["individuals"] / max(end - begin, 1e-9))
+
+
+def scaling(workdir: Path, seconds: float, rounds: int = 1, variants=None) -> dict:
+    """The demo on 1 and 2 workers (each backend and mode), one run at a time with nothing
+    else of the bench beside it, in interleaved rounds (1, 2, 2, 2, then again) so a change in
+    the machine's load touches every variant alike.  Rates per round, their medians and the
+    ratios of the medians to one worker's."""
+    configs = {None: _example("demo", workdir),
+               "async": _example("demo", workdir, _async)}
+    variants = variants or list(_SCALING)
+    out = {label: [] for label in variants}
+    for r in range(rounds):
+        for label in variants:
+            edit, args = _SCALING[label]
+            run = workdir / f"scale_{r}_{label.replace(' ', '_').replace(',', '')}"
+            res = run_search(configs[edit], run, "--seed", 3, "--max-time", seconds, *args)
+            out[label].append(res.get("error") or search_rate(res))
+    medians = {label: float(np.median(rates)) for label, rates in out.items()
+               if rates and all(isinstance(x, int) for x in rates)}
+    base = medians.get("1 worker")
+    return {"seconds": seconds, "rounds": out, "median": medians,
+            "ratio": {label: round(m / base, 2) for label, m in medians.items()} if base else {},
+            "load_before": os.getloadavg()[0]}
+
+
+def coordinator(islands: int = 64) -> dict:
+    from .bench_coordinator import coordinator_cost
+
+    return coordinator_cost(islands=islands)
 
 
 # ---- the suite -----------------------------------------------------------------------------
 
-def run_suite(quick: bool, json_path: Path | None, echo=print) -> dict:
+def run_suite(quick: bool, json_path: Path | None, echo=print, only=None) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="azc-bench-runs-"))
     results = {"quick": quick, "machine": machine()}
     steps = [
@@ -307,21 +346,44 @@ def run_suite(quick: bool, json_path: Path | None, echo=print) -> dict:
         ("demo_throughput", lambda: demo_throughput(workdir, None if quick else 60)),
         ("nonlinear", lambda: nonlinear(workdir, 20 if quick else 120,
                                         (100001, 1) if quick else (100001, 1, 2, 3, 4))),
-        ("scaling", lambda: scaling(workdir, 10 if quick else 60)),
+        ("scaling", lambda: scaling(workdir, 10 if quick else 60, 1 if quick else 3)),
+        ("coordinator", coordinator),
     ]
     if not quick:
         steps += [
             ("hurdles", lambda: hurdles_effect(workdir, [1, 2, 3, 4, 5], 1800)),
             ("random_vs_evolution", lambda: random_vs_evolution(workdir, [1, 2, 3], 2_000_000)),
         ]
+    if only:        # the steps named (after the warm-up, when a search is timed)
+        wanted = set(only) | ({"warm_up"} if set(only) - {"coordinator", "core", "export"} else set())
+        steps = [(name, step) for name, step in steps if name in wanted]
+        results["only"] = list(only)
     for name, step in steps:
         start = time.perf_counter()
         echo(f"bench: {name} ...")
         results[name] = step()
         results[name + "_bench_s"] = round(time.perf_counter() - start, 1)
-    if json_path:
-        json_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
+        if json_path:       # after every step: a failing step later keeps what was measured
+            json_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
     return results
+
+
+def format_scaling(s: dict) -> list[str]:
+    lines = [f"scaling (demo, {s['seconds']:g} s runs, individuals/s per round; load before "
+             f"{s.get('load_before', 0):.2f}):"]
+    for label, rates in s["rounds"].items():
+        ratio = s["ratio"].get(label)
+        lines.append(f"  {label}: {', '.join(map(str, rates))}"
+                     + (f"; median {s['median'][label]:,.0f}, x{ratio}" if ratio else ""))
+    return lines
+
+
+def format_coordinator(c: dict) -> str:
+    return (f"coordinator, {c['islands']} simulated islands (population {c['population']}, "
+            f"batch {c['batch']}, {c.get('migrants')} migrants): {c['us_per_reply']} us per "
+            f"island reply "
+            f"({c['replies_per_s']:,}/s), {c['us_per_migration']} us per migration, "
+            f"{c['us_per_progress_report']} us per progress report")
 
 
 def format_results(r: dict) -> str:
@@ -329,6 +391,12 @@ def format_results(r: dict) -> str:
     m = r["machine"]
     lines.append(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
                  f"numba {m['numba']}, numpy {m['numpy']}")
+    if r.get("only"):
+        if "scaling" in r:
+            lines.extend(format_scaling(r["scaling"]))
+        if "coordinator" in r:
+            lines.append(format_coordinator(r["coordinator"]))
+        return "\n".join(lines)
     w = r.get("warm_up", {})
     lines.append(f"search kernels compiled or loaded first: demo {w.get('demo_s')} s, "
                  f"nonlinear {w.get('nonlinear_s')} s (wall, whole azc search process)")
@@ -363,9 +431,9 @@ def format_results(r: dict) -> str:
                      f"{x['best_search_fitness']:.6f} (0.9999 after "
                      f"{x['individuals_to_0.9999'] or '-'} individuals), select "
                      f"{x['select_fitness']:.6f}, final {x['final_fitness']:.6f}")
-    s = r["scaling"]
-    lines.append(f"scaling: 1 worker {s.get('workers_1')}/s, 2 workers {s.get('workers_2')}/s, "
-                 f"ratio {s.get('ratio')}")
+    lines.extend(format_scaling(r["scaling"]))
+    if "coordinator" in r:
+        lines.append(format_coordinator(r["coordinator"]))
     if "hurdles" in r:
         h = r["hurdles"]
         lines.append(f"hurdles (early select): median time to solve {h['without_hurdles']['median_s']} s "

@@ -150,8 +150,16 @@ def main():
               help="Start from this program file or run directory's best (sets "
                    "evolution.initial_population = \"from:PATH\"); e.g. to continue a "
                    "finished run with a larger budget in a new directory.")
+@click.option("--backend", type=click.Choice(["process", "ray"]), default="process",
+              show_default=True, help="Where islands run with --workers > 1: worker processes "
+              "here, or Ray actors (needs the extra `ray`).")
+@click.option("--migration", type=click.Choice(["deterministic", "async"]), default=None,
+              help="A new run's migration mode (default: the config's run.migration): "
+              "deterministic (reproducible) or async (no barrier: throughput).")
+@click.option("--address", default=None, help="With --backend ray: the cluster to join "
+              "('auto', or HOST:PORT); default: start a local one.")
 def search_command(config, seed, workers, out, resume, engine, max_time, max_individuals,
-                   checkpoint_every, plain, data_dir, warm_start):
+                   checkpoint_every, plain, data_dir, warm_start, backend, migration, address):
     """Search for an algorithm as CONFIG.toml describes; with --resume, continue a run."""
     search = None
     with _Interrupt() as interrupt:     # first: a Ctrl-C while loading must not be a traceback
@@ -160,6 +168,9 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
                 if warm_start:
                     raise ConfigError("--warm-start starts a new run; give it with CONFIG "
                                       "--out NEW_DIR, not with --resume")
+                if migration:
+                    raise ConfigError("--migration is set when a run starts (its config.toml "
+                                      "records it): resume without it")
                 run_dir = Path(resume)
                 cfg = load_run_config(run_dir, config)
             else:
@@ -168,6 +179,8 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
                 cfg = config_mod.load(config)
                 if warm_start:
                     cfg = make_config(cfg, warm_start=warm_start)
+                if migration:
+                    cfg = config_mod.with_migration(cfg, migration)
                 run_dir = Path(out) if out else _default_out(cfg)
             if data_dir:
                 config_mod.override_data_dir(cfg, data_dir)
@@ -181,7 +194,8 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
                 checkpoint_seconds=checkpoint_every, config_arg=config,
                 progress=display.snapshot, on_event=display.event,
                 on_warning=lambda message: click.echo(f"warning: {message}", err=True),
-                should_stop=lambda: interrupt.requested is not None)
+                should_stop=lambda: interrupt.requested is not None, backend=backend,
+                address=address)
             search = Search(cfg, options)
             try:
                 result = search.run()
@@ -245,10 +259,13 @@ def ops_command():
 @click.option("--quick", is_flag=True, help="Shorter fixed-time measurements (under 5 minutes).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default="bench.json",
               show_default=True, help="Where to write the figures as JSON.")
-def bench_command(quick, json_path):
+@click.option("--only", type=click.Choice(["scaling", "coordinator"]), multiple=True,
+              help="Only these figures (repeatable): worker scaling, the coordinator's cost.")
+def bench_command(quick, json_path, only):
     """Measure speed: evaluation per tier, compile and load, demo throughput, time to solve,
-    the nonlinear test, worker scaling."""
-    results = run_suite(quick, Path(json_path), echo=lambda m: click.echo(m, err=True))
+    the nonlinear test, worker scaling, the coordinator's cost with many islands."""
+    results = run_suite(quick, Path(json_path), echo=lambda m: click.echo(m, err=True),
+                        only=only)
     click.echo(format_results(results))
     click.echo(f"(figures written to {json_path})")
 

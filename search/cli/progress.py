@@ -11,6 +11,9 @@ from rich.table import Table
 from ..run.reporting import event_line
 
 
+_SHOWN_ISLANDS = 8      # rows of the panel; the rest are summed in one
+
+
 def _fmt_rate(x: float) -> str:
     return f"{x:,.0f}"
 
@@ -56,6 +59,15 @@ class LiveProgress(PlainProgress):
                       f"{snap.fec_hit_rate:.0%}")
         best_select = "-" if snap.best_select is None else f"{snap.best_select:.6f}"
         table.add_row("best select", best_select, "elapsed", f"{snap.elapsed:,.1f} s")
+        if snap.islands:
+            table.add_row("islands", str(len(snap.islands)), "migrations", f"{snap.migrations:,}")
+        for i, isl in enumerate(snap.islands[:_SHOWN_ISLANDS]):
+            table.add_row(f"  island {i}", f"{isl['individuals']:,} ({_fmt_rate(isl['per_s'])}/s)",
+                          "best", f"{isl['best']:.6f}")
+        if len(snap.islands) > _SHOWN_ISLANDS:
+            rest = snap.islands[_SHOWN_ISLANDS:]
+            table.add_row(f"  {len(rest)} more", f"{sum(x['per_s'] for x in rest):,}/s", "best",
+                          f"{max(x['best'] for x in rest):.6f}")
         return table
 
     def snapshot(self, snap) -> None:

@@ -10,6 +10,10 @@ Steps are split into ``start_*`` and ``finish`` so that the coordinator's one co
 ("start the step on every island, then finish every island") runs remote islands in
 parallel; an in-process island simply does the work in ``start_*``.  Between ``finish`` and
 the next ``start_*`` every attribute below is current.
+
+The asynchronous mode (``run.async_islands``) needs a little more of remote islands
+(``run.workers.MirroredIsland``: ``send`` to queue any command, ``pending``, ``wait_limit``)
+and of their maker (``wait_any`` for the first replies, ``replace`` for a lost island).
 """
 from __future__ import annotations
 

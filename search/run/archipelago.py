@@ -108,6 +108,10 @@ class Archipelago:
         reference process)."""
         return min(int(isl.stats[stat]) for isl in self.islands)
 
+    def budget_spent(self, max_train_steps: int) -> bool:
+        """Whether the experiment's budget is spent: every island has had its own."""
+        return self.least(evaluator.S_TRAIN_STEPS) >= max_train_steps
+
     def profile(self) -> np.ndarray:
         """Mean phase cycles over islands: they run in parallel, so this is per worker."""
         return np.mean([isl.profile for isl in self.islands], axis=0)

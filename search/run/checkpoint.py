@@ -95,7 +95,10 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> np.ndarra
 
 # Keys that do not change what the search computes, or that resume checks on their own:
 # the worker count (checked against the checkpoint's) and where dataset files are looked up.
-_IGNORED_RUN_KEYS = ("workers", "checkpoint_seconds")
+_IGNORED_RUN_KEYS = ("workers", "checkpoint_seconds", "worker_timeout")
+# Keys added after runs were checkpointed: at their default they are left out, so the hash of
+# an older run's configuration stays what it was.
+_OMITTED_AT_DEFAULT = {"migration": "deterministic"}
 _IGNORED_TASK_OPTIONS = ("data_dir",)
 
 
@@ -109,7 +112,8 @@ def config_document(cfg) -> dict:
         "sizes": dict(cfg.sizes), "evolution": dict(cfg.evolution), "fec": cfg.fec,
         "hurdles": cfg.hurdles, "train_budget": cfg.train_budget,
         "experiment": dict(cfg.experiment),
-        "run": {k: v for k, v in cfg.run.items() if k not in _IGNORED_RUN_KEYS},
+        "run": {k: v for k, v in cfg.run.items() if k not in _IGNORED_RUN_KEYS
+                and _OMITTED_AT_DEFAULT.get(k, object()) != v},
         **{name: [_task_document(s) for s in getattr(cfg, name)]
            for name in ("search_tasks", "select_tasks", "final_tasks")},
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
@@ -169,6 +170,9 @@ SCHEMA = {
         "batch_size": (_int(1), 1000), "workers": (_int(0), 1),
         "migrate_every": (_int(1), 10_000), "migrants": (_int(0), None),
         "max_seconds": (_float(0.0), None), "max_individuals": (_int(1), None),
+        # "deterministic": islands meet at barriers (reproducible); "async": no barrier.
+        "migration": (_choice("deterministic", "async"), "deterministic"),
+        "worker_timeout": (_float(0.0, low_open=True), 600.0),
     },
 }
 def _absolute_dir(key, v):
@@ -461,6 +465,25 @@ def override_data_dir(cfg: Config, data_dir: str) -> None:
         for spec in specs:
             if spec.options.get("dataset") not in (None, "digits") and "path" not in spec.options:
                 spec.options["data_dir"] = os.path.abspath(os.path.expanduser(data_dir))
+
+
+def with_migration(cfg: Config, mode: str) -> Config:
+    """``--migration MODE`` on a new run: the config with ``run.migration`` set, in its text
+    too (the run directory's config.toml, which a resume reads, records it)."""
+    if cfg.run["migration"] == mode:
+        return cfg
+    text = cfg.source_text
+    header = re.search(r"^\[run\][ \t]*(#.*)?$", text, re.M)
+    line = f'migration = "{mode}"'
+    if header:
+        text = f"{text[:header.end()]}\n{line}{text[header.end():]}"
+    else:
+        text = f"{text.rstrip()}\n\n[run]\n{line}\n"
+    try:
+        return parse(text, cfg.source_path, cfg.base_dir)
+    except ConfigError:
+        raise ConfigError(f"{cfg.source_path}: --migration cannot be added to this config; set "
+                          f'migration = "{mode}" in its [run] section instead') from None
 
 
 def bundled_examples() -> dict[str, str]:

@@ -25,6 +25,7 @@ from ..engine.island_protocol import IslandMaker
 from ..engine.profile import WallClock
 from . import config as config_mod
 from .archipelago import Archipelago
+from .async_islands import AsyncArchipelago
 from .config import Config
 from .hall import HallOfFame
 from .island_kit import IslandKit, LocalIslands
@@ -51,6 +52,8 @@ class RunOptions:
     on_event: Callable[[dict], None] | None = None
     on_warning: Callable[[str], None] | None = None  # one line for the user (stderr)
     should_stop: Callable[[], bool] | None = None    # e.g. Ctrl-C was pressed
+    backend: str = "process"               # where islands run with workers > 1: "process", "ray"
+    address: str | None = None             # the Ray cluster (None: a local one)
 
 
 class Search:
@@ -111,11 +114,13 @@ class Search:
     def _take_parts(self) -> None:
         """The parts that work on the state (built once it is known: new, or resumed)."""
         self.maker = (LocalIslands(self.kit) if self.state.workers == 1
-                      else _process_islands(self.cfg))
+                      else _island_maker(self.cfg, self.opts))
         self.selection = Selection(self.cfg, self.state, self.run_dir, self.engine, self.elapsed)
         self.progress = Progress(self.state, self.run_dir, self.cfg.evolution["progress_every"],
                                  self.elapsed, self.opts.progress)
         self.hall = HallOfFame(self.cfg, self.state)
+        self.progress.per_island_events = self.asynchronous
+        self.maker.replace_lost = self.asynchronous
 
     def _begin(self) -> None:
         """A new run.  The start event comes first and records how the run was started
@@ -153,7 +158,14 @@ class Search:
         if repair:      # the checkpoint's event count must match the repaired log
             self.save_checkpoint()
 
+    @property
+    def asynchronous(self) -> bool:
+        """Islands without a barrier (``run.migration = "async"``, more than one island)."""
+        return self.cfg.run["migration"] == "async" and self.state.workers > 1
+
     def save_checkpoint(self) -> None:
+        if isinstance(self.islands, AsyncArchipelago) and self.islands.running:
+            self._on_island_news(self.islands.pause())   # every island at a reply
         self.checkpoints.save(self.state, self.islands, self.elapsed())
         self.last_checkpoint = time.monotonic()
 
@@ -183,8 +195,15 @@ class Search:
                                          for s in state.search_specs])
 
     def _new_islands(self, seeds) -> None:
-        self.islands = Archipelago(self.maker.islands(self.state.search_specs, seeds),
-                                   self.cfg.run["migrate_every"], self.cfg.run["migrants"])
+        islands, run = self.maker.islands(self.state.search_specs, seeds), self.cfg.run
+        if self.asynchronous:
+            self.islands = AsyncArchipelago(
+                islands, run["migrate_every"], run["migrants"], maker=self.maker,
+                specs=self.state.search_specs, seeds=seeds, batch_size=self.kit.batch_size,
+                snapshot_seconds=self.checkpoint_seconds,
+                seed=self.state.seed + self.state.experiment)
+        else:
+            self.islands = Archipelago(islands, run["migrate_every"], run["migrants"])
         self.state.lineages = [Lineage() for _ in seeds]
         self.clock = None   # started after the first evolution batch (numba has compiled)
 
@@ -205,6 +224,9 @@ class Search:
         self.progress.show_now(self.islands, "init")
 
     def _evolve_step(self) -> None:
+        if isinstance(self.islands, AsyncArchipelago):
+            self._evolve_step_async()
+            return
         islands, state = self.islands, self.state
         count = min(self.kit.batch_size, islands.size - islands.cursor)
         islands.evolve(count)
@@ -218,6 +240,43 @@ class Search:
         if islands.cursor == 0:
             self._migrate()
             self._after_sweep()
+        self._after_batch()
+
+    def _evolve_step_async(self) -> None:
+        """Whatever the islands have done since the last step (no barrier: any of them)."""
+        self._on_island_news(self.islands.advance())
+        if self.clock is None and self.islands.running:
+            self.clock = WallClock(self.islands.profile())
+        if self.state.phase == "evolve" and self.islands.budget_spent(
+                self.cfg.evolution["max_train_steps"]):
+            self._end_experiment(stopping=False)
+            return
+        self._after_batch()
+
+    def _on_island_news(self, news) -> None:
+        state, rd = self.state, self.run_dir
+        for item in news:
+            isl = self.islands.islands[item.island]
+            individuals = int(isl.stats[evaluator.S_INDIVIDUALS])
+            if item.kind == "batch":
+                state.total_individuals += item.count
+                state.lineages[item.island].add_batch(item.log, item.ids)
+                self.selection.check_new_best(self.islands)
+                if item.swept:
+                    self.progress.after_sweep(self.islands)
+            elif item.kind == "migration":
+                state.migrations = self.islands.exchanges_done
+                rd.event("migration", experiment=state.experiment, island=item.island,
+                         individuals=individuals, migrants=item.count)
+            elif item.kind == "lost":
+                rd.event("island_lost", experiment=state.experiment, island=item.island,
+                         reason=item.detail, individuals=individuals)
+            else:
+                rd.event("island_restarted", experiment=state.experiment, island=item.island,
+                         source=item.detail, individuals=item.count)
+
+    def _after_batch(self) -> None:
+        islands, state = self.islands, self.state
         self.progress.show_now(self.islands, "evolve")
         if state.phase == "evolve":
             select = self.selection.early_select(islands)
@@ -238,8 +297,8 @@ class Search:
     def _after_sweep(self) -> None:
         self.progress.after_sweep(self.islands)
         # The budget is per island (each is one reference process); checked between sweeps.
-        steps = self.islands.least(evaluator.S_TRAIN_STEPS)
-        if steps >= self.cfg.evolution["max_train_steps"] and self.state.phase == "evolve":
+        if (self.state.phase == "evolve" and not isinstance(self.islands, AsyncArchipelago)
+                and self.islands.budget_spent(self.cfg.evolution["max_train_steps"])):
             self._end_experiment(stopping=False)
 
     def _stop_reason(self) -> str | None:
@@ -252,6 +311,8 @@ class Search:
 
     def _end_experiment(self, *, stopping: bool, select: float | None = None) -> None:
         islands, state = self.islands, self.state
+        if isinstance(islands, AsyncArchipelago):
+            self._on_island_news(islands.pause())
         # Timing of the search itself, before the select evaluation (islands work in parallel:
         # their mean is each worker's share).
         profile = self.clock.breakdown(islands.profile()) if self.clock else None
@@ -306,7 +367,12 @@ def _new_state(cfg: Config, options: RunOptions) -> SearchState:
                            max_individuals=given(options.max_individuals, "max_individuals"))
 
 
-def _process_islands(cfg: Config) -> IslandMaker:
+def _island_maker(cfg: Config, options: RunOptions) -> IslandMaker:
+    """Islands in worker processes, or Ray actors (ray is imported only then)."""
+    if options.backend == "ray":
+        from .ray_islands import RayIslands
+
+        return RayIslands(cfg, options.address)
     from .workers import ProcessIslands     # multiprocessing only when islands run in processes
 
     return ProcessIslands(cfg)

@@ -42,6 +42,8 @@ class Snapshot:
     hurdle_stop_rate: float
     phase: str
     extra: dict = field(default_factory=dict)
+    islands: list = field(default_factory=list)    # per island: individuals, per_s, best
+    migrations: int = 0
 
 
 class Progress:
@@ -52,6 +54,23 @@ class Progress:
         self.every = every                  # individuals between progress events
         self.elapsed = elapsed
         self.show = show
+        self.per_island_events = False      # progress events list the islands (async mode)
+        self._island_starts: dict = {}      # island -> (experiment, seconds, individuals)
+
+    def per_island(self, islands: Archipelago) -> list[dict]:
+        """Each island's individuals this experiment, their rate since it started (or was
+        restarted) and its best fitness."""
+        now, out = time.monotonic(), []
+        for i, isl in enumerate(islands.islands):
+            n = int(isl.stats[evaluator.S_INDIVIDUALS])
+            start = self._island_starts.get(i)
+            if start is None or start[0] != self.state.experiment or n < start[2]:
+                start = self._island_starts[i] = (self.state.experiment, now, n)
+            seconds = now - start[1]
+            out.append({"individuals": n,
+                        "per_s": round((n - start[2]) / seconds) if seconds > 0 else 0,
+                        "best": round(float(isl.fitness.max()), 6)})
+        return out
 
     def snapshot(self, islands: Archipelago, phase: str) -> Snapshot:
         st, state = islands.stats(), self.state
@@ -67,7 +86,9 @@ class Progress:
                         float(f.max()), state.best["score"] if state.best else None,
                         st[evaluator.S_CANON_HITS] / max(n, 1), st[evaluator.S_FEC_HITS] / max(fec_total, 1),
                         int(st[evaluator.S_PREFILTERED]),
-                        st[evaluator.S_HURDLE_STOPS] / max(st[evaluator.S_HURDLE_TESTS], 1), phase)
+                        st[evaluator.S_HURDLE_STOPS] / max(st[evaluator.S_HURDLE_TESTS], 1), phase,
+                        islands=self.per_island(islands) if len(islands.islands) > 1 else [],
+                        migrations=state.migrations)
 
     def after_sweep(self, islands: Archipelago) -> None:
         """A progress event every ``every`` individuals (and after the first sweep)."""
@@ -81,7 +102,15 @@ class Progress:
                            elapsed=round(snap.elapsed, 3), mean=snap.mean, stdev=snap.stdev,
                            best=snap.best, canonical_hit_rate=round(snap.canonical_hit_rate, 4),
                            fec_hit_rate=round(snap.fec_hit_rate, 4),
-                           train_steps=int(stats[evaluator.S_TRAIN_STEPS]))
+                           train_steps=int(stats[evaluator.S_TRAIN_STEPS]),
+                           **self._island_fields(snap))
+
+    def _island_fields(self, snap: Snapshot) -> dict:
+        """Per island and in total, in async mode.  (A deterministic run's log stays as it
+        was: runs are compared by it, and its islands take the same steps anyway.)"""
+        if not self.per_island_events:
+            return {}
+        return {"per_s": round(snap.rate), "migrations": snap.migrations, "islands": snap.islands}
 
     def show_now(self, islands: Archipelago | None, phase: str) -> None:
         if self.show and islands is not None:
@@ -93,10 +122,20 @@ def event_line(record: dict) -> str | None:
     (new bests, migrations: the progress lines and the panel carry them)."""
     kind = record["event"]
     if kind == "progress":
-        return (f"indivs={record['individuals']}, elapsed_secs={int(record['elapsed'])}, "
+        line = (f"indivs={record['individuals']}, elapsed_secs={int(record['elapsed'])}, "
                 f"mean={record['mean']:.6f}, stdev={record['stdev']:.6f}, "
                 f"best fit={record['best']:.6f}, canonical hits={record['canonical_hit_rate']:.0%}, "
                 f"fec hits={record['fec_hit_rate']:.0%}")
+        if "islands" in record:         # async mode: the islands' own pace
+            line += (f", indivs/s={record['per_s']}, migrations={record['migrations']}, "
+                     "islands=" + " ".join(f"[{i}: {x['per_s']}/s best {x['best']:.4f}]"
+                                           for i, x in enumerate(record["islands"])))
+        return line
+    if kind == "island_lost":
+        return f"island {record['island']} lost ({record['reason']}); restarting it"
+    if kind == "island_restarted":
+        return (f"island {record['island']} restarted from {record['source']} "
+                f"({record['individuals']} individuals)")
     if kind == "experiment_start":
         return f"experiment {record['experiment']} started"
     if kind == "experiment_end":
