@@ -39,9 +39,12 @@ class HallOfFame:
     def __init__(self, cfg, state):
         self.state = state
         self.mode = EvalType.of(cfg.search_tasks[0].eval_type).task_mode
-        self._seen: set = set()         # (island, member id) measured already: work saved only
+        # (island, member id) of the tops measured last time: work saved only.  Only the
+        # current tops are kept, so a long run's set stays TOP per island.
+        self._seen: set = set()
 
     def update(self, islands: Archipelago) -> None:
+        measured = set()
         for i, isl in enumerate(islands.islands):
             fitness = np.asarray(isl.fitness)
             top = np.argpartition(-fitness, TOP)[:TOP] if fitness.size > TOP else \
@@ -50,9 +53,9 @@ class HallOfFame:
             for slot in top:
                 key = (i, int(isl.ids[slot]))
                 fit = float(fitness[slot])
+                measured.add(key)
                 if key in self._seen or not np.isfinite(fit) or fit <= 0:
                     continue
-                self._seen.add(key)
                 pop = getattr(isl, "pop", None)       # an island in this process: its arrays
                 if pop is None:
                     self.offer(islands.program(i, int(slot)), fit)
@@ -60,6 +63,7 @@ class HallOfFame:
                 size = _live_count(pop.code[slot], pop.size[slot], isl.memory, self.mode)
                 if self._enters(size, fit, False):  # a Program is made only for an entry
                     self.offer(islands.program(i, int(slot)), fit, size=size)
+        self._seen = measured
 
     def _enters(self, size: int, fitness: float, ties: bool) -> bool:
         held = self.state.hall_of_fame.get(str(size))
