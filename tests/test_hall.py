@@ -35,10 +35,11 @@ def _hall():
 
 def test_the_fittest_program_of_each_live_size_enters():
     small = readme_linear_regression()
-    bigger = readme_linear_regression(learn=(("SCALAR_SUM_OP", 0, 0, 3),))
+    bigger = readme_linear_regression(learn=(("VECTOR_SUM_OP", 1, 2, 1),))   # a live extra step
     h = _hall()
     h.update(_Islands([small, bigger, small], [0.5, 0.9, 0.7], [1, 2, 3]))
     sizes = {int(k): v["fitness"] for k, v in h.state.hall_of_fame.items()}
+    assert len(sizes) == 2
     assert sizes[hall.live_size(small, h.mode)] == 0.7
     assert sizes[hall.live_size(bigger, h.mode)] == 0.9
 
