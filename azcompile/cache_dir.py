@@ -136,14 +136,15 @@ class _Tree:
         self.root, self.top, self.setting = root, top, setting
         self.scanned = False       # the whole tree checked once, at the first load
 
-    def check(self, cache_path: Path) -> None:
-        """Refuse an untrusted folder, at every load (a few stat calls).  The first time, every
-        folder of the tree too, so the refusal comes at the process's first load (a call from
-        Python) and not from a nested compile inside numba's type inference."""
+    def scan(self) -> None:
+        """Every folder of the tree, once."""
         if not self.scanned:
             for folder in [self.root, *_subfolders(self.root)]:
                 check_private(folder, self.top, self.setting)
             self.scanned = True
+
+    def check(self, cache_path: Path) -> None:
+        """Refuse an untrusted folder, at every load (a few stat calls)."""
         check_private(cache_path, self.top, self.setting)
 
 
@@ -155,6 +156,14 @@ class _Policy:
         self.sources: set[Path] = set()
         self.scratch: set[Path] = set()          # temporary kernel folders (see scratch_dir)
         self.unwritable: set[Path] = set()       # cache folders a save failed in
+
+    def scan_all(self) -> None:
+        """Every folder of every tree, before the process's first load from any of them: a
+        planted index in one tree must not be read before an untrusted folder in another is
+        refused, and the refusal comes at the first load (a call from Python), not from a
+        nested compile inside numba's type inference."""
+        for tree in list(self.trees.values()):
+            tree.scan()
 
     def tree_of(self, cache_path: Path) -> _Tree | None:
         for root in (cache_path, *cache_path.parents):
@@ -257,6 +266,7 @@ def _guarded_load(load):
         if tree is None:
             return load(self, sig, target_context)
         try:
+            _policy.scan_all()
             tree.check(Path(self.cache_path))
         except OSError:
             return None          # cannot even look at the folder: a miss, nothing read
