@@ -12,21 +12,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from ..run.config import ConfigError, TASK_LISTS
+from ..run.config import ConfigError, TASK_LISTS, toml_string
 
 loads = tomllib.loads
-
-
-def _string(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
 
 
 def value_text(value, key: str) -> str:
@@ -40,7 +28,7 @@ def value_text(value, key: str) -> str:
             raise ConfigError(f"{key}: must be a finite number, got {value!r}")
         return repr(value)
     if isinstance(value, str):
-        return _string(value)
+        return toml_string(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(value_text(v, key) for v in value) + "]"
     if hasattr(value, "item") and hasattr(value, "dtype"):     # a numpy scalar

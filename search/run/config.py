@@ -336,7 +336,7 @@ def _resolve_warm_start(evolution: dict, base: str) -> None:
         evolution["initial_population"] = WARM_START + os.path.join(base, path)
 
 
-def _toml_string(text: str) -> str:
+def toml_string(text: str) -> str:
     """``text`` as a TOML basic string (quotes, backslashes and control characters escaped)."""
     escaped = []
     for ch in text:
@@ -361,7 +361,7 @@ def _pinned_text(text: str, doc: dict, pins: dict[str, str]) -> str:
         if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
             raise ConfigError(f"the config's {key} {value!r} is not a UTF-8 name; set {key} at "
                               "the top of the config")
-    header = "".join(f"{key} = {_toml_string(value)}\n" for key, value in missing.items())
+    header = "".join(f"{key} = {toml_string(value)}\n" for key, value in missing.items())
     pinned = f"# recorded by azc when the run started (see the README's configuration)\n{header}{text}"
     try:
         again = tomllib.loads(pinned)
