@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from azcompile.files import one_line
+from azcompile.program import Program, ProgramError, from_json
 from azcompile.jit_cache import atomic_write_bytes
 
 # The checks on stored state (fields, arrays, ranges) live in engine.validate: the engine checks
@@ -30,6 +31,18 @@ from ..engine.validate import ABSENT, CheckpointError, describe
 
 FORMAT = "azcompile.checkpoint/2"
 _INFO = "__info__"
+
+
+def run_program(doc: dict, where: str, memory) -> Program:
+    """``doc['program']`` read as a Program of the run's ``memory`` (the best program, a hall
+    entry), or one CheckpointError naming ``where``."""
+    try:
+        program = from_json(doc["program"])
+    except ProgramError as exc:
+        raise CheckpointError(f"'{where}.program': {exc}") from None
+    if program.memory.as_dict() != memory.as_dict():
+        raise CheckpointError(f"'{where}.program' has memory {program.memory.as_dict()}")
+    return program
 
 
 def save(path: Path, arrays: dict, info: dict) -> None:

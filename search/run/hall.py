@@ -13,11 +13,11 @@ import numpy as np
 
 from azcompile.eval_type import EvalType
 from azcompile.liveness import canonical, live_instructions
-from azcompile.program import Program, ProgramError, from_json
+from azcompile.program import Program, from_json
 
 from ..engine import validate
 from .archipelago import Archipelago
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, run_program
 
 TOP = 8                 # members per island measured after each batch
 _KEYS = {"size", "fitness", "experiment", "individuals", "program"}
@@ -104,12 +104,7 @@ def load_entries(cfg, doc) -> dict:
         validate.field(entry, "fitness", validate.is_number(), "a number")
         validate.field(entry, "experiment", validate.is_int(0), "an experiment number")
         validate.field(entry, "individuals", validate.is_int(0), "a count")
-        try:
-            program = from_json(entry["program"])
-        except ProgramError as exc:
-            raise CheckpointError(f"'{where}.program': {exc}") from None
-        if program.memory.as_dict() != cfg.memory.as_dict():
-            raise CheckpointError(f"'{where}.program' has memory {program.memory.as_dict()}")
+        run_program(entry, where, cfg.memory)
     return doc
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
-from azcompile.program import ProgramError, from_json
 from azcompile.rng import new_state
 
 from ..data.tasks import TaskSpec
@@ -110,12 +109,7 @@ def _load_best(cfg: Config, best: dict | None) -> dict | None:
     validate.field(best, "experiment", _INT(0), "an experiment number")
     validate.field(best, "individuals", _INT(0), "a count")
     validate.field(best, "elapsed", _NUM(0), "seconds")
-    try:
-        program = from_json(best["program"])
-    except ProgramError as exc:
-        raise CheckpointError(f"'best.program': {exc}") from None
-    if program.memory.as_dict() != cfg.memory.as_dict():
-        raise CheckpointError(f"'best.program' has memory {program.memory.as_dict()}")
+    ckpt.run_program(best, "best", cfg.memory)
     return best
 
 
