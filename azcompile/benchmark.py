@@ -28,14 +28,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from numba import literally, njit
+from numba import njit
 
 from . import numba_cache  # noqa: F401  (numba's cache folder before our functions)
 from . import ops, reference_programs
-from ._interp_kernel import evaluate_task
-from .engine import call_literal, interpreter_program
+from . import interpreter
+from ._compiled_driver import drive
+from .engine import call_compiled, interpreter_program
 from .eval_type import EvalType
-from .interpreter import evaluate_task_literal
 from .jit_cache import KernelCache
 from .kernel_args import STEPS_DONE, RunSettings, TaskData, new_record, new_registers
 from .liveness import SCALAR_TASK, canonical
@@ -111,22 +111,21 @@ def program_args(prog):
 
 
 @njit(cache=True, error_model="numpy")
-def interp_loop(reps, program, task, run, registers, record, F):
-    F = literally(F)
+def interp_loop(reps, kernel, program, task, run, registers, record):
+    """``reps`` evaluations through the interpreter's pointer, as the search makes them."""
     total = 0.0
     for _ in range(reps):
-        total += evaluate_task(program, task, run, registers, record, F)
+        total += kernel(program, task, run, registers, record)
     return total
 
 
-def compiled_loop(fn):
-    @njit(error_model="numpy")
-    def loop(reps, task, run, registers, record, F):
-        total = 0.0
-        for _ in range(reps):
-            total += fn(None, task, run, registers, record, F)
-        return total
-    return loop
+@njit(cache=True, error_model="numpy")
+def compiled_loop(reps, components, task, run, registers, record, F):
+    """``reps`` evaluations of a compiled candidate (its components' pointer)."""
+    total = 0.0
+    for _ in range(reps):
+        total += drive(components, task, run, registers, record, F)
+    return total
 
 
 def per_call_us(fn, target_s):
@@ -163,8 +162,8 @@ for path, cache_dir in json.loads(sys.argv[1]):
     t = time.perf_counter()
     module = KernelCache(cache_dir).get(canon, h)
     out.append({"load_s": time.perf_counter() - t,
-                "cache_hits": sum(module.evaluate_task.stats.cache_hits.values()),
-                "cache_misses": sum(module.evaluate_task.stats.cache_misses.values())})
+                "cache_hits": sum(module.components.stats.cache_hits.values()),
+                "cache_misses": sum(module.components.stats.cache_misses.values())})
 print(json.dumps({"import_s": imported, "loads": out}))
 """
 
@@ -204,27 +203,26 @@ def measure(sizes=(4, 8, 16), target_s: float = 0.6) -> dict:
 
 
 def _time_tiers(prog, module, data, target_s) -> dict:
-    common = common_args(prog, data)
-    pa = program_args(prog)
-    loop = compiled_loop(module.evaluate_task)
-    interp_args = (pa,) + common
-    compiled_args = (None,) + common
+    task_, run, registers, record, F = common_args(prog, data)
+    kernel = interpreter.evaluate_pointer(None, F)
+    interp_args = (program_args(prog), task_, run, registers, record)
+    compiled_args = (module.pointer, task_, run, registers, record, F)
     row = {
-        "interp_numba_us": per_call_us(lambda r: call_literal(interp_loop, (r,) + interp_args),
-                                       target_s),
+        "interp_numba_us": per_call_us(
+            lambda r: call_compiled(interp_loop, (r, kernel) + interp_args), target_s),
         "interp_python_us": per_call_us(
-            lambda r: [call_literal(evaluate_task_literal, interp_args) for _ in range(r)],
+            lambda r: [call_compiled(kernel.dispatcher, interp_args) for _ in range(r)],
             target_s),
-        "compiled_numba_us": per_call_us(lambda r: loop(r, *common), target_s),
+        "compiled_numba_us": per_call_us(
+            lambda r: call_compiled(compiled_loop, (r,) + compiled_args), target_s),
         "compiled_python_us": per_call_us(
-            lambda r: [module.evaluate_task(*compiled_args) for _ in range(r)], target_s),
+            lambda r: [call_compiled(drive, compiled_args) for _ in range(r)], target_s),
     }
-    fit_i = call_literal(evaluate_task_literal, interp_args)
-    fit_c = module.evaluate_task(*compiled_args)
+    fit_i = call_compiled(kernel.dispatcher, interp_args)
+    fit_c = call_compiled(drive, compiled_args)
     if not (fit_i == fit_c or (np.isnan(fit_i) and np.isnan(fit_c))):
         raise AssertionError(f"tiers disagree: interp {fit_i}, compiled {fit_c}")
     row["fitness"] = fit_i
-    _task, _run, _registers, record, _F = common
     row["steps_done"] = int(record.counters[STEPS_DONE])
     return row
 

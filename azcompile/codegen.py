@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import string
 import sys
+import textwrap
 from importlib import resources
 from pathlib import Path
 
@@ -68,9 +69,11 @@ def _interp_branch(op: _ops.Op) -> str:
     return notation.render(op, notation.INTERPRETER)
 
 
-def _dispatch() -> str:
+def _dispatch(op_ids=None) -> str:
+    """One branch per op of ``op_ids`` (all ops if None); NO_OP's branch is always there."""
+    chosen = [op for op in _ops.OPS if op_ids is None or op.id == 0 or op.id in op_ids]
     lines = []
-    for k, op in enumerate(_ops.OPS):
+    for k, op in enumerate(chosen):
         keyword = "if" if k == 0 else "elif"
         lines.append(f"{keyword} op == {op.id}:  # {op.name}")
         lines.append(indent(_interp_branch(op), 4))
@@ -82,21 +85,33 @@ def driver_source() -> str:
     return DRIVER_PATH.read_text(encoding="utf-8")
 
 
-def interpreter_source() -> str:
-    return notation.tidy(template("interpreter.py.tmpl").substitute(DISPATCH=_dispatch(),
+def interpreter_source(op_ids=None) -> str:
+    """The interpreter for the ops ``op_ids`` (all ops if None), feature size a parameter."""
+    return notation.tidy(template("interpreter.py.tmpl").substitute(DISPATCH=_dispatch(op_ids),
                                                                    DRIVER=driver_source()))
+
+
+def op_set_interpreter_source(op_ids, features: int) -> str:
+    """The interpreter a search uses: the branches of its config's ops only (compile time
+    and dispatch shrink with the op set), the feature size built in, and an entry point
+    ``evaluate`` of the signature ``kernel_pointer.EVALUATE``."""
+    ids = sorted({int(i) for i in op_ids} | {0})
+    names = textwrap.wrap(", ".join(_ops.OPS[i].name for i in ids), 88,
+                          initial_indent="#   ", subsequent_indent="#   ")
+    entry = template("interpreter_entry.py.tmpl").substitute(F=int(features),
+                                                              OPS="\n".join(names))
+    return interpreter_source(set(ids)) + "\n\n" + entry
 
 
 def write_interpreter(path: Path = INTERP_KERNEL_PATH) -> bool:
     """Regenerate the interpreter kernel; returns True if the file changed."""
-    text = interpreter_source()
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return False
-    path.write_text(text, encoding="utf-8")
-    return True
+    return _write_if_changed(path, interpreter_source())
 
 
 # ---- compiled candidates --------------------------------------------------------------------
+
+COMPILED_DRIVER_PATH = Path(__file__).with_name("_compiled_driver.py")
+
 
 def _instruction_block(ins, stream_id: int, features: int) -> str:
     body = notation.render(ins, notation.CANDIDATE, features=features, stream=stream_id)
@@ -104,7 +119,10 @@ def _instruction_block(ins, stream_id: int, features: int) -> str:
 
 
 def candidate_source(program, program_hash: int) -> str:
-    """Module source for one canonical program (all instructions live)."""
+    """Module source for one canonical program (all instructions live): its three components
+    as straight-line functions and ``components``, their entry of the signature
+    ``kernel_pointer.COMPONENT``.  The driver is compiled once for all candidates
+    (``_compiled_driver.py``) and calls them through a pointer."""
     features = program.memory.features
     functions = []
     stream = 0
@@ -115,34 +133,39 @@ def candidate_source(program, program_hash: int) -> str:
             stream += ins.op.is_random
         body = "\n".join(blocks) if blocks else "pass"
         functions.append(
-            f'@njit(cache=True, error_model="numpy", inline="always")\ndef {name}(s, v, m, tv, tm, seed, call):\n'
+            f'@njit(cache=True, error_model="numpy", inline="always")\n'
+            f'def {name}(s, v, m, tv, tm, seed, call):\n'
             f'    """{name.capitalize()}: {len(comp)} instruction(s)."""\n'
             + indent(body, 4))
-    functions.append(_CANDIDATE_RUN_COMPONENT)
     listing = indent(program.listing(), 4)
     return notation.tidy(template("candidate.py.tmpl").substitute(
         HASH=f"{program_hash:016x}", LISTING=listing, F=features,
-        FUNCTIONS="\n\n\n".join(functions), DRIVER=driver_source()))
+        FUNCTIONS="\n\n\n".join(functions)))
 
 
-# The driver's entry into a compiled candidate: the program is built in (``program`` is None).
-_CANDIDATE_RUN_COMPONENT = '''\
-@njit(cache=True, error_model="numpy", inline="always")
-def run_component(program, comp, registers, seed, call, F):
-    """Run component ``comp`` (0 Setup, 1 Predict, 2 Learn) of the built-in program."""
-    s, v, m = registers.scalars, registers.vectors, registers.matrices
-    tv, tm = registers.vector_scratch, registers.matrix_scratch
-    if comp == 0:
-        setup(s, v, m, tv, tm, seed, call)
-    elif comp == 1:
-        predict(s, v, m, tv, tm, seed, call)
-    else:
-        learn(s, v, m, tv, tm, seed, call)'''
+def compiled_driver_source() -> str:
+    """The driver of every compiled candidate: ``drive(components, task, run, registers,
+    record, F)``, the interpreter's driver with the candidate's components (a pointer) in
+    place of the program."""
+    return notation.tidy(template("compiled_driver.py.tmpl").substitute(DRIVER=driver_source()))
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def write_compiled_driver(path: Path = COMPILED_DRIVER_PATH) -> bool:
+    """Regenerate the compiled candidates' driver; returns True if the file changed."""
+    return _write_if_changed(path, compiled_driver_source())
 
 
 def main(argv=None) -> int:
-    changed = write_interpreter()
-    print(f"{INTERP_KERNEL_PATH} {'rewritten' if changed else 'up to date'}")
+    for path, write in ((INTERP_KERNEL_PATH, write_interpreter),
+                        (COMPILED_DRIVER_PATH, write_compiled_driver)):
+        print(f"{path} {'rewritten' if write() else 'up to date'}")
     return 0
 
 

@@ -12,7 +12,8 @@ import numpy as np
 from numba import njit
 
 from azcompile.eval_type import EvalType
-from azcompile.kernel_args import STEPS_DONE, TRAIN_ERRORS_RECORDED, VALID_ERRORS_RECORDED
+from azcompile.kernel_args import (CALLS, LEARN_CALLS, STEPS_DONE, TRAIN_ERRORS_RECORDED,
+                                   VALID_ERRORS_RECORDED)
 
 if "run_component" not in globals():   # this module on its own, not copied into a kernel
     from azcompile._interp_kernel import run_component
@@ -83,10 +84,11 @@ def evaluate_task(program, task, run, registers, record, F):
     ``task.order`` lists training example indices for all epochs; ``run.train_steps`` is
     the train budget.  After each epoch a validation pass runs; the fitness is the best over
     epochs, and 0 if training fails in the first epoch.  Errors of the first epoch are
-    recorded (up to ``run.n_record`` each) for FEC; the counters return the errors recorded
-    and the train steps completed.  The prediction arrays receive the raw predictions
-    (before normalisation) when they have rows.  ``F``, the feature size, is a compile-time
-    constant (numba.literally) so loops over features unroll.
+    recorded (up to ``run.n_record`` each) for FEC; the counters return the errors recorded,
+    the train steps completed and the component calls made (all, and Learn's).  The
+    prediction arrays receive the raw predictions (before normalisation) when they have
+    rows.  ``F``, the feature size, is a compile-time constant in the interpreter (a
+    literal: its loops over features unroll), a number in the compiled candidates' driver.
     """
     xtr, ytr, order, n_unique = task.x_train, task.y_train, task.order, task.n_train
     xva, yva, n_valid_total = task.x_valid, task.y_valid, task.n_valid
@@ -142,6 +144,7 @@ def evaluate_task(program, task, run, registers, record, F):
                     v[1, i] = 0.0
         run_component(program, comp, registers, seed, call, F)
         call += 1
+        counters[CALLS] += 1
         # ---- what the driver does after it, and which phase comes next ----------------
         end_of_pass = False
         fitness = 0.0
@@ -172,6 +175,7 @@ def evaluate_task(program, task, run, registers, record, F):
                 counters[TRAIN_ERRORS_RECORDED] += 1
             phase = _LEARN
         elif phase == _LEARN:
+            counters[LEARN_CALLS] += 1
             t += 1
             if t < steps:
                 phase = _TRAIN_PREDICT

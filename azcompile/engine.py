@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import typeof, types
+from numba import typeof
 
 from . import interpreter, jit_cache
 from .eval_type import EvalType
 from .kernel_args import (STEPS_DONE, ProgramArrays, RunSettings, TaskData, new_record,
                           new_registers)
+from .kernel_pointer import KernelPointer
 from .liveness import canonical, live_instructions, stream_ids
 
 ENGINES = ("interp", "compiled", "auto")
@@ -35,22 +36,20 @@ class RunResult:
 _entries: dict = {}
 
 
-def call_literal(dispatcher, args):
-    """Call a function whose last argument is ``literally``-specialised, without paying the
-    literal dispatch (milliseconds) on every call: after the first call, the compiled
-    specialisation's entry point is called directly."""
+def call_compiled(dispatcher, args):
+    """Call a numba function from Python without paying numba's dispatch on every call:
+    after the first call, the compiled specialisation's entry point is called directly."""
     # numba's typeof costs ~3 us per argument, the whole call ~100 us: key the entry on what
     # decides an argument's numba type (dtype, rank, layout, mutability) instead.
-    key = (id(dispatcher), tuple(map(_type_key, args[:-1])), args[-1])
+    key = (id(dispatcher), tuple(map(_type_key, args)))
     entry = _entries.get(key)
     if entry is not None:
         return entry(*args)
     result = dispatcher(*args)
-    want = types.literal(args[-1])
-    arg_types = tuple(typeof(a) for a in args[:-1])
-    for sig, cres in dispatcher.overloads.items():
-        if sig[-1] == want and tuple(sig[:-1]) == arg_types:
-            _entries[key] = cres.entry_point
+    arg_types = tuple(typeof(a) for a in args)
+    cres = dispatcher.overloads.get(arg_types)
+    if cres is not None:      # an exact match (else numba converted: keep dispatching)
+        _entries[key] = cres.entry_point
     return result
 
 
@@ -59,7 +58,19 @@ def _type_key(a):
         return (a.dtype.str, a.ndim, a.flags.c_contiguous, a.flags.f_contiguous, a.flags.writeable)
     if isinstance(a, tuple):    # a bundle: its type is that of its fields
         return (type(a), tuple(map(_type_key, a)))
+    if isinstance(a, KernelPointer):
+        return (KernelPointer, a.signature())
     return type(a)
+
+
+def check_ops(program, op_ids) -> None:
+    """Refuse a program that holds ops outside ``op_ids``: an op-set interpreter would run
+    them as NO_OP."""
+    outside = sorted({ins.op.name for comp in program.components for ins in comp
+                      if ins.op.id not in op_ids and ins.op.id != 0})
+    if outside:
+        raise ValueError(f"the program uses ops the interpreter was not generated for: "
+                         f"{', '.join(outside)} (pass ops=None for every op)")
 
 
 def _as_f64(name, a, ndim):
@@ -72,12 +83,18 @@ def _as_f64(name, a, ndim):
 def run(program, x_train, y_train, x_valid, y_valid, *, eval_type: int = EvalType.RMS_ERROR,
         num_classes: int = 0, epochs: int = 1, order=None, train_steps: int | None = None,
         seed: int = 0, max_abs_error: float = 100.0, engine: str = "auto",
-        cache: jit_cache.KernelCache | None = None) -> RunResult:
-    """Evaluate ``program`` on one task exactly as the search does, returning predictions."""
+        cache: jit_cache.KernelCache | None = None, ops=None) -> RunResult:
+    """Evaluate ``program`` on one task exactly as the search does, returning predictions.
+
+    ``ops``: the op ids the interpreter is generated for (a search passes its config's, whose
+    interpreter it has compiled already); None means every op.  ``cache`` holds compiled
+    candidates; interpreters live in the default cache (one per op set and feature size)."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     eval_type = EvalType.of(eval_type)
     program.validate()  # the kernels index memory without bounds checks
+    if ops is not None:
+        check_ops(program, ops)
     mem = program.memory
     xtr, xva = _as_f64("x_train", x_train, 2), _as_f64("x_valid", x_valid, 2)
     ytr, yva = _as_f64("y_train", y_train, 1), _as_f64("y_valid", y_valid, 1)
@@ -119,12 +136,14 @@ def run(program, x_train, y_train, x_valid, y_valid, *, eval_type: int = EvalTyp
     if engine == "auto":
         chosen = _auto_choice(program, mode, n_steps, n_valid, epochs, cache)
     if chosen == "interp":
-        fitness = call_literal(interpreter.evaluate_task_literal, (
-            interpreter_program(program, mode), task, settings, registers, record, F))
+        evaluate = interpreter.evaluate_function(ops, F)
+        fitness = call_compiled(evaluate, (interpreter_program(program, mode), task, settings,
+                                           registers, record))
     else:
+        from ._compiled_driver import drive    # compiled when first imported: not before use
         canon, h = canonical(program, mode)
         module = (cache or jit_cache.default_cache()).get(canon, h)
-        fitness = module.evaluate_task(None, task, settings, registers, record, F)
+        fitness = call_compiled(drive, (module.pointer, task, settings, registers, record, F))
     steps = int(record.counters[STEPS_DONE])
     return RunResult(float(fitness), record.train_predictions[:steps], record.valid_predictions,
                      steps, chosen)

@@ -1,17 +1,44 @@
-"""The interpreter tier, as called from Python or from other numba code.
+"""The interpreter tier, as called from Python or passed to other numba code.
 
-The kernel itself is generated (``_interp_kernel.py``); this module adds the entry point
-that fixes the feature size as a compile-time constant (``numba.literally``).
+The interpreter is generated per op set and feature size (``codegen.op_set_interpreter_source``:
+one branch per op the config allows, the feature size a constant), written to the kernel
+cache and compiled once per machine (``jit_cache.KernelCache.interpreter``).  A search passes
+its kernel to the search loop as a pointer (``kernel_pointer``); ``engine.run`` calls it from
+Python.  ``_interp_kernel.py``, the same generator's text for every op with the feature size a
+parameter, is the one to read, and what ``driver.py`` imported on its own runs.
 """
 from __future__ import annotations
 
-from numba import literally, njit
+from . import jit_cache
+from .kernel_pointer import EVALUATE, KernelPointer
+from .ops import OPS
 
-from . import numba_cache  # noqa: F401  (numba's cache folder before our functions)
-from ._interp_kernel import evaluate_task
+ALL_OPS = frozenset(op.id for op in OPS)
+
+_pointers: dict = {}
 
 
-@njit(cache=True, error_model="numpy")
-def evaluate_task_literal(program, task, run, registers, record, F):
-    """``evaluate_task`` specialised on the literal feature size (for calls from Python)."""
-    return evaluate_task(program, task, run, registers, record, literally(F))
+def op_ids_of(names, *programs) -> frozenset:
+    """The op ids of op names (a config's op lists) and of the ops the ``programs`` hold
+    (a search's initial program, a candidate), NO_OP always included."""
+    by_name = {op.name: op.id for op in OPS}
+    ids = {by_name[name] for name in names}
+    ids.update(ins.op.id for program in programs for comp in program.components for ins in comp)
+    return frozenset(ids) | {0}
+
+
+def evaluate_function(op_ids, features: int, cache: jit_cache.KernelCache | None = None):
+    """The compiled ``evaluate(program, task, run, registers, record)`` of the interpreter for
+    ``op_ids`` (all ops if None) and ``features``; a program must hold only those ops."""
+    ids = ALL_OPS if op_ids is None else frozenset(op_ids) | {0}
+    return (cache or jit_cache.default_cache()).interpreter(ids, features).evaluate
+
+
+def evaluate_pointer(op_ids, features: int,
+                     cache: jit_cache.KernelCache | None = None) -> KernelPointer:
+    """``evaluate_function`` as a pointer the search loop calls (``kernel_pointer.EVALUATE``)."""
+    function = evaluate_function(op_ids, features, cache)
+    pointer = _pointers.get(id(function))
+    if pointer is None or pointer.dispatcher is not function:
+        pointer = _pointers[id(function)] = KernelPointer(function, EVALUATE)
+    return pointer

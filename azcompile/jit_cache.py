@@ -82,6 +82,7 @@ class KernelCache:
         self.kernels = self.root / "kernels"
         self.capacity = capacity
         self._modules: OrderedDict[int, object] = OrderedDict()
+        self._interpreters: dict[str, object] = {}   # few, and each a search's: never evicted
         self.hits = self.misses = self.rebuilds = 0
         self._checked = False       # the directory is checked once, before its first use
         self._unwritable = False    # after a failed write, kernels go to a scratch folder
@@ -106,17 +107,37 @@ class KernelCache:
                 self._modules.popitem(last=False)
             return module
 
+    def interpreter(self, op_ids, features: int):
+        """The op-set interpreter module for ``op_ids`` and feature size ``features``
+        (codegen.op_set_interpreter_source): its ``evaluate`` is compiled (or loaded from
+        numba's cache) when the module is imported.  Named for the digest of its text, so an
+        edit of the op table, driver or templates gives a new file, never a stale one."""
+        source = codegen.op_set_interpreter_source(op_ids, features)
+        digest = hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
+        with _lock:
+            module = self._interpreters.get(digest)
+            if module is None:
+                module = self._load_module(self.kernels / f"interp_{digest}.py",
+                                           f"azc_interp_{digest}", source, warm_up=None)
+                self._interpreters[digest] = module
+            return module
+
     def path_for(self, program_hash: int, features: int | None = None) -> Path:
         """The source file of a kernel (give the feature size: it is part of the name)."""
         tail = "" if features is None else f"_f{features}"
         return self.kernels / f"c_{program_hash:016x}{tail}.py"
 
     def _load(self, program, program_hash: int):
-        self._check_directory()
-        source = codegen.candidate_source(program, program_hash)
         features = program.memory.features
-        path = self.path_for(program_hash, features)
-        name = f"azc_kernel_{program_hash:016x}_f{features}"
+        return self._load_module(self.path_for(program_hash, features),
+                                 f"azc_kernel_{program_hash:016x}_f{features}",
+                                 codegen.candidate_source(program, program_hash),
+                                 warm_up=lambda module: _warm_up(module, program.memory))
+
+    def _load_module(self, path: Path, name: str, source: str, warm_up):
+        """Import the generated module ``source`` from ``path`` (written if it holds other
+        text), then ``warm_up(module)`` if given."""
+        self._check_directory()
         if _read(path) != source:
             path = self._write_source(path, source)
         module = None
@@ -124,7 +145,8 @@ class KernelCache:
             module = _import(path, name)
             # numba reads its on-disk cache at the first call, not at import: make that call
             # here, so anything wrong with the entry shows here and not in the caller.
-            _warm_up(module, program.memory)
+            if warm_up is not None:
+                warm_up(module)
             return module
         except CacheError:
             raise
@@ -136,7 +158,8 @@ class KernelCache:
             path = self._write_source(path, source)
             suffix = hashlib.sha1(os.urandom(8)).hexdigest()[:8]
             module = _import(path, f"{name}_{suffix}")
-            _warm_up(module, program.memory)
+            if warm_up is not None:
+                warm_up(module)
             return module
 
     def _check_directory(self) -> None:
@@ -190,25 +213,29 @@ def _import(path: Path, name: str):
 
 
 def _warm_up(module, memory) -> None:
-    """Call the kernel once on an empty budget (Setup only), with the argument types that
-    ``engine.run`` uses, so numba loads (or compiles) the machine code now."""
+    """Give the candidate module its ``pointer`` (its components as the compiled driver
+    takes them) and drive it once on an empty budget (Setup only), so numba has loaded or
+    compiled both now."""
+    from ._compiled_driver import drive        # imported late: it imports this package
+    from .kernel_pointer import COMPONENT, KernelPointer
+
+    module.pointer = KernelPointer(module.components, COMPONENT)
     F = memory.features
     x = np.zeros((1, F))
     y = np.zeros(1)
     task = TaskData(x, y, np.zeros(1, dtype=np.int32), 1, x, y, 1, 1, 1)
-    module.evaluate_task(None, task, RunSettings(0, 1, 100.0, np.uint64(0), 0),
-                         new_registers(memory.scalars, memory.vectors, memory.matrices, F),
-                         new_record(), F)
+    drive(module.pointer, task, RunSettings(0, 1, 100.0, np.uint64(0), 0),
+          new_registers(memory.scalars, memory.vectors, memory.matrices, F), new_record(1), F)
 
 
 def _remove_numba_cache(path: Path, module) -> None:
     """Delete numba's cache files of the module at ``path`` (wherever numba keeps them)."""
     folders = {path.parent / "__pycache__"}
-    dispatcher = getattr(module, "evaluate_task", None)
-    try:
-        folders.add(Path(dispatcher.stats.cache_path))
-    except Exception:
-        pass
+    for entry in ("evaluate_task", "evaluate", "components"):
+        try:
+            folders.add(Path(getattr(module, entry).stats.cache_path))
+        except Exception:
+            pass
     for folder in folders:
         try:
             names = os.listdir(folder)

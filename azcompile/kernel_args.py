@@ -37,9 +37,10 @@ RunSettings = namedtuple("RunSettings", "train_steps valid_examples max_abs_erro
 # many rows as the arrays have: zero rows in a search).
 RunRecord = namedtuple("RunRecord", "train_errors valid_errors counters train_predictions "
                                     "valid_predictions")
-# RunRecord.counters fields
-TRAIN_ERRORS_RECORDED, VALID_ERRORS_RECORDED, STEPS_DONE = range(3)
-N_COUNTERS = 3
+# RunRecord.counters fields: errors recorded, train steps done, and the component calls
+# made, all and Learn's (with the components' sizes: the instructions executed).
+TRAIN_ERRORS_RECORDED, VALID_ERRORS_RECORDED, STEPS_DONE, CALLS, LEARN_CALLS = range(5)
+N_COUNTERS = 5
 
 
 def new_registers(scalars: int, vectors: int, matrices: int, features: int) -> Registers:

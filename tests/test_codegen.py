@@ -37,6 +37,29 @@ def test_checked_in_interpreter_is_generated():
     assert codegen.INTERP_KERNEL_PATH.read_text(encoding="utf-8") == codegen.interpreter_source()
 
 
+def test_checked_in_compiled_driver_is_generated():
+    """After a driver or template edit, run ``python -m azcompile.codegen``."""
+    assert (codegen.COMPILED_DRIVER_PATH.read_text(encoding="utf-8")
+            == codegen.compiled_driver_source())
+
+
+def test_op_set_interpreter_has_only_its_ops_and_a_constant_feature_size():
+    """A search's interpreter: NO_OP and the config's ops, in id order, F built in, and the
+    entry point the search calls through a pointer."""
+    chosen = {ops.lookup(n).id for n in ("VECTOR_SUM_OP", "SCALAR_CONST_SET_OP", "SCALAR_DIFF_OP")}
+    text = codegen.op_set_interpreter_source(chosen, 7)
+    branches = [int(i) for i in re.findall(r"^\s+(?:if|elif) op == (\d+):", text, flags=re.M)]
+    assert branches == sorted(chosen | {0})
+    assert "\nF = 7\n" in text
+    tree = ast.parse(text)
+    entry = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "evaluate"]
+    assert len(entry) == 1 and [a.arg for a in entry[0].args.args] == [
+        "program", "task", "run", "registers", "record"]
+    # Another op set or feature size is another text (and so another cached module).
+    assert codegen.op_set_interpreter_source(chosen, 8) != text
+    assert codegen.op_set_interpreter_source(chosen | {1}, 7) != text
+
+
 def test_write_interpreter_reports_changes(tmp_path):
     path = tmp_path / "kernel.py"
     assert codegen.write_interpreter(path) is True
@@ -83,9 +106,11 @@ def test_candidate_source_is_readable_and_complete(features):
         assert comments == [ins.show() for ins in comp]
     # Addresses and constants are literals; the feature size is baked in.
     assert f"\nF = {features}\n" in source
-    assert "s[1] = " in source and "data[" not in source.split("def evaluate_task")[0]
+    assert re.search(r"^\s+[svm]\[\d+(, \d+)*\] = ", source, flags=re.M)
+    assert "data[" not in source and "code[" not in source
     functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-    assert {"setup", "predict", "learn", "evaluate_task"} <= functions
+    # Only the components: the driver is compiled once for all (_compiled_driver.py).
+    assert functions == {"setup", "predict", "learn", "components"}
 
 
 def test_candidate_index_literals_follow_float32_rule():
@@ -139,8 +164,8 @@ def test_kernels_include_the_driver_module_text_unmodified():
     driver = codegen.driver_source()
     assert driver == Path(codegen.__file__).with_name("driver.py").read_text(encoding="utf-8")
     interp = codegen.interpreter_source()
-    candidate = codegen.candidate_source(every_op_program(), 7)
-    for source in (interp, candidate):
+    op_set = codegen.op_set_interpreter_source({1, 2}, 4)
+    for source in (interp, op_set, codegen.compiled_driver_source()):
         assert source.count(driver) == 1
         # The module's own run_component comes first: the driver's call resolves to it.
         assert source.index("def run_component(") < source.index(driver)

@@ -243,7 +243,7 @@ def test_good_inputs_of_other_types_are_accepted():
     canonical(readme_linear_regression())[0].validate()
 
 
-def test_call_literal_keys_bundles_on_their_fields_types():
+def test_call_compiled_keys_bundles_on_their_fields_types():
     """A bundle's numba type is its fields' types: two bundles of one class whose arrays
     differ in dtype must not share a compiled entry point (it would misread the memory)."""
     from azcompile.kernel_args import new_registers

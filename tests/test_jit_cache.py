@@ -69,7 +69,7 @@ CHILD = textwrap.dedent("""
             t = time.perf_counter()
             module = cache.get(canon, h)
             load_s = time.perf_counter() - t
-            stats = module.evaluate_task.stats
+            stats = module.components.stats
             x, y, xv, yv = (np.array(a) for a in args["data"])
             r = run(prog, x, y, xv, yv, engine="compiled", cache=cache)
             report.append({"program": path, "hash": h, "load_s": load_s,
@@ -200,7 +200,7 @@ def test_atomic_write_never_shows_half_a_file(tmp_path):
 # ---- corrupt entries -----------------------------------------------------------------------
 
 def _numba_files(module, path):
-    folder = Path(module.evaluate_task.stats.cache_path)
+    folder = Path(module.components.stats.cache_path)
     return sorted(folder / n for n in os.listdir(folder) if n.startswith(path.stem + "."))
 
 
@@ -253,7 +253,7 @@ def test_corrupt_entries_are_rebuilt(tmp_path):
 
 def _compiled(module) -> bool:
     """Whether numba compiled the module's kernel (a miss) rather than loading it."""
-    stats = module.evaluate_task.stats
+    stats = module.components.stats
     return sum(stats.cache_misses.values()) >= 1 and sum(stats.cache_hits.values()) == 0
 
 

@@ -270,7 +270,7 @@ def test_loading_never_executes_or_compiles(monkeypatch):
     monkeypatch.setattr(pickle, "loads", forbidden)
     monkeypatch.setattr(codegen, "candidate_source", forbidden)
     monkeypatch.setattr(jit_cache.KernelCache, "get", forbidden)
-    monkeypatch.setattr(interpreter, "evaluate_task_literal", forbidden)
+    monkeypatch.setattr(interpreter, "evaluate_function", forbidden)
     meta = {"note": "__import__('os').system('echo hi')", "code": "lambda: 1"}
     text = _with(lambda d: d.update(meta=meta))
     prog = loads(text)

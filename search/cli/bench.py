@@ -2,6 +2,8 @@
 
 Figures:
   machine              CPU model, cores, Python / numba / numpy versions
+  cold_start           `azc search demo` and `digits_binary` with empty caches (a fresh
+                       install): seconds to the first progress line, and to exit on Ctrl-C
   warm_up              a short demo and nonlinear search first: numba compiles (or loads)
                        the search kernels here, not inside a timed run
   core                 azcompile.benchmark: microseconds per program evaluation on 4/8/16-
@@ -9,7 +11,8 @@ Figures:
                        from numba (as the search runs) and from Python; numba compile time
                        per candidate; its load time from the disk cache in a new process
   export               time to export a program as a standalone module
-  demo_throughput      the demo config on one worker: individuals/s, executed train steps/s,
+  demo_throughput      the demo config on one worker: individuals/s, executed train steps/s
+                       and instructions/s (the measure GP systems publish),
                        canonical-cache and FEC hit rates, where the time goes
   time_to_solve        the demo, seeds 1-5: seconds until select fitness > 0.9999, with the
                        reference's experiment semantics and with the early select check
@@ -27,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -37,7 +41,6 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from azcompile.benchmark import format_table, measure
 from azcompile.export import export_program
 from azcompile.program import Memory
 from azcompile.reference_programs import neural_net
@@ -71,6 +74,8 @@ def machine() -> dict:
 # ---- the compiler core: evaluation per tier, compile, load (azcompile.benchmark) ---------------
 
 def core(quick: bool) -> dict:
+    # Imported here: the compiled candidates' driver compiles (or loads) when imported.
+    from azcompile.benchmark import measure
     return measure(sizes=(4, 8, 16), target_s=0.05 if quick else 0.6)
 
 
@@ -167,6 +172,45 @@ def _solve_table(runs) -> dict:
             "solved": f"{len(solved)}/{len(rows)}"}
 
 
+def cold_start(workdir: Path, configs=("demo", "digits_binary"), interrupt_after: float = 0.0) -> dict:
+    """``azc search NAME --plain`` as on a fresh install: empty kernel and numba caches.
+    Seconds from the command's start to its first line, to the experiment's start and to
+    the first progress line; then Ctrl-C (SIGINT) and the seconds it takes to exit."""
+    return {name: _cold_run(name, workdir, interrupt_after) for name in configs}
+
+
+def _cold_run(name: str, workdir: Path, interrupt_after: float) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NUMBA_CACHE_DIR", "AZC_NUMBA_CACHE_ROOT")}
+    env["AZC_CACHE_DIR"] = str(workdir / f"cold_cache_{name}")
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2]) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONUNBUFFERED"] = "1"
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "azcompile.search.cli", "search", name,
+                             "--plain", "--out", str(workdir / f"cold_{name}")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    marks = {}
+    for line in proc.stdout:
+        now = round(time.perf_counter() - start, 1)
+        marks.setdefault("first_line_s", now)
+        if line.startswith("experiment ") and "started" in line:
+            marks.setdefault("experiment_start_s", now)
+        if line.startswith("indivs="):
+            marks["first_progress_s"] = now
+            break
+    time.sleep(interrupt_after)
+    stop = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+    marks["exit_after_interrupt_s"] = round(time.perf_counter() - stop, 2)
+    marks["exit_status"] = proc.returncode
+    return marks
+
+
 def warm_up(workdir: Path) -> dict:
     """Compile (or load from numba's cache) the search kernels of the demo and nonlinear
     configs, so the timed runs below measure searching, not compiling; returns the seconds
@@ -199,6 +243,7 @@ def demo_throughput(workdir: Path, seconds: float | None) -> dict:
     return {"seconds": el, "individuals": res["individuals"],
             "individuals_per_s": round(n / el), "executed_train_steps_per_s":
             round(st.get("executed_train_steps", 0) / el),
+            "executed_instructions_per_s": round(st.get("executed_instructions", 0) / el),
             "reference_accounted_train_steps_per_s": round(st.get("train_steps", 0) / el),
             "canonical_hit_rate": round(st.get("canonical_hits", 0) / n, 3),
             "fec_hit_rate": round(st.get("fec_hits", 0) / fec_total, 3),
@@ -272,8 +317,12 @@ def nonlinear(workdir: Path, cap_s: float, seeds=(100001, 1, 2, 3, 4)) -> dict:
             continue
         first = next((e for e in res["events"]
                       if e["event"] == "new_best" and e["fitness"] > 0.9999), None)
+        st, seconds = res["stats"], max(res["elapsed_s"], 1e-9)
         rows.append({"seed": seed, "seconds": res["elapsed_s"], "individuals": res["individuals"],
-                     "individuals_per_s": round(res["individuals"] / max(res["elapsed_s"], 1e-9)),
+                     "individuals_per_s": round(res["individuals"] / seconds),
+                     "executed_train_steps_per_s": round(st.get("executed_train_steps", 0) / seconds),
+                     "executed_instructions_per_s": round(st.get("executed_instructions", 0)
+                                                          / seconds),
                      "best_search_fitness": res["final"]["search_fitness"],
                      "select_fitness": res["final"]["select_fitness"],
                      "final_fitness": res["final"]["final_fitness"],
@@ -337,6 +386,7 @@ def run_suite(quick: bool, json_path: Path | None, echo=print, only=None) -> dic
     workdir = Path(tempfile.mkdtemp(prefix="azc-bench-runs-"))
     results = {"quick": quick, "machine": machine()}
     steps = [
+        ("cold_start", lambda: cold_start(workdir)),      # first: alone on the machine
         ("warm_up", lambda: warm_up(workdir)),
         ("core", lambda: core(quick)),
         ("export", export_time),
@@ -355,7 +405,8 @@ def run_suite(quick: bool, json_path: Path | None, echo=print, only=None) -> dic
             ("random_vs_evolution", lambda: random_vs_evolution(workdir, [1, 2, 3], 2_000_000)),
         ]
     if only:        # the steps named (after the warm-up, when a search is timed)
-        wanted = set(only) | ({"warm_up"} if set(only) - {"coordinator", "core", "export"} else set())
+        untimed = {"coordinator", "core", "export", "cold_start"}
+        wanted = set(only) | ({"warm_up"} if set(only) - untimed else set())
         steps = [(name, step) for name, step in steps if name in wanted]
         results["only"] = list(only)
     for name, step in steps:
@@ -378,6 +429,16 @@ def format_scaling(s: dict) -> list[str]:
     return lines
 
 
+def format_cold_start(c: dict) -> list[str]:
+    lines = ["cold start (empty caches; seconds from the command's start):"]
+    for name, m in c.items():
+        lines.append(f"  azc search {name} --plain: first line {m.get('first_line_s')} s, "
+                     f"experiment started {m.get('experiment_start_s')} s, first progress line "
+                     f"{m.get('first_progress_s')} s; Ctrl-C then exit in "
+                     f"{m.get('exit_after_interrupt_s')} s (status {m.get('exit_status')})")
+    return lines
+
+
 def format_coordinator(c: dict) -> str:
     return (f"coordinator, {c['islands']} simulated islands (population {c['population']}, "
             f"batch {c['batch']}, {c.get('migrants')} migrants): {c['us_per_reply']} us per "
@@ -391,6 +452,8 @@ def format_results(r: dict) -> str:
     m = r["machine"]
     lines.append(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
                  f"numba {m['numba']}, numpy {m['numpy']}")
+    if "cold_start" in r:
+        lines.extend(format_cold_start(r["cold_start"]))
     if r.get("only"):
         if "scaling" in r:
             lines.extend(format_scaling(r["scaling"]))
@@ -404,6 +467,7 @@ def format_results(r: dict) -> str:
 
     lines.append("per-program evaluation (us), numba compile per candidate (s), disk-cache load in a "
                  "new process (ms):")
+    from azcompile.benchmark import format_table
     lines.append(format_table(r["core"]))
     e = r["export"]
     if "export_s" in e:
@@ -411,7 +475,8 @@ def format_results(r: dict) -> str:
     d = r["demo_throughput"]
     if "error" not in d:
         lines.append(f"demo, 1 worker: {d['individuals_per_s']:,} individuals/s, "
-                     f"{d['executed_train_steps_per_s']:,} executed train steps/s "
+                     f"{d['executed_train_steps_per_s']:,} executed train steps/s, "
+                     f"{d.get('executed_instructions_per_s', 0):,} executed instructions/s "
                      f"({d['reference_accounted_train_steps_per_s']:,}/s as the reference counts), "
                      f"canonical hits {d['canonical_hit_rate']:.0%}, FEC hits {d['fec_hit_rate']:.0%}")
         if d.get("profile"):
@@ -427,7 +492,9 @@ def format_results(r: dict) -> str:
             lines.append(f"nonlinear seed {x['seed']}: {x['error']}")
             continue
         lines.append(f"nonlinear seed {x['seed']}: {x['individuals']:,} individuals in "
-                     f"{x['seconds']:.1f} s ({x['individuals_per_s']:,}/s), best search fitness "
+                     f"{x['seconds']:.1f} s ({x['individuals_per_s']:,}/s; "
+                     f"{x.get('executed_train_steps_per_s', 0):,} train steps/s, "
+                     f"{x.get('executed_instructions_per_s', 0):,} instructions/s), best search fitness "
                      f"{x['best_search_fitness']:.6f} (0.9999 after "
                      f"{x['individuals_to_0.9999'] or '-'} individuals), select "
                      f"{x['select_fitness']:.6f}, final {x['final_fitness']:.6f}")

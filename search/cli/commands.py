@@ -259,11 +259,12 @@ def ops_command():
 @click.option("--quick", is_flag=True, help="Shorter fixed-time measurements (under 5 minutes).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default="bench.json",
               show_default=True, help="Where to write the figures as JSON.")
-@click.option("--only", type=click.Choice(["scaling", "coordinator"]), multiple=True,
-              help="Only these figures (repeatable): worker scaling, the coordinator's cost.")
+@click.option("--only", type=click.Choice(["cold_start", "scaling", "coordinator"]), multiple=True,
+              help="Only these figures (repeatable): the cold start, worker scaling, the "
+                   "coordinator's cost.")
 def bench_command(quick, json_path, only):
-    """Measure speed: evaluation per tier, compile and load, demo throughput, time to solve,
-    the nonlinear test, worker scaling, the coordinator's cost with many islands."""
+    """Measure speed: cold start, evaluation per tier, compile and load, demo throughput, time
+    to solve, the nonlinear test, worker scaling, the coordinator's cost with many islands."""
     results = run_suite(quick, Path(json_path), echo=lambda m: click.echo(m, err=True),
                         only=only)
     click.echo(format_results(results))

@@ -23,15 +23,14 @@ from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
-from numba import literally, njit
+from numba import njit
 
-from azcompile import engine
-from azcompile.engine import call_literal
+from azcompile import engine, interpreter
+from azcompile.engine import call_compiled
 from azcompile.eval_type import EvalType
-from azcompile.interpreter import evaluate_task
-from azcompile.kernel_args import (STEPS_DONE, TRAIN_ERRORS_RECORDED, VALID_ERRORS_RECORDED,
-                                   ProgramArrays, RunSettings, TaskData, new_record,
-                                   new_registers)
+from azcompile.kernel_args import (CALLS, LEARN_CALLS, STEPS_DONE, TRAIN_ERRORS_RECORDED,
+                                   VALID_ERRORS_RECORDED, ProgramArrays, RunSettings, TaskData,
+                                   new_record, new_registers)
 from azcompile.liveness import canonicalize, feature_dependent, fill_stream_ids
 from azcompile.ops import OP_ARRAYS
 from azcompile.rng import mix64, new_state, next_u64
@@ -45,10 +44,10 @@ MEAN, MEDIAN = 0, 1
 # stats counters
 (S_INDIVIDUALS, S_TRAIN_STEPS, S_EXECUTED_STEPS, S_CANON_HITS, S_CANON_MISSES, S_FEC_HITS,
  S_FEC_MISSES, S_PREFILTERED, S_HURDLE_TESTS, S_HURDLE_STOPS, S_BUDGET_REJECTS,
- S_EVALUATIONS, S_SIZE) = range(13)
+ S_EVALUATIONS, S_INSTRUCTIONS, S_SIZE) = range(14)
 STAT_NAMES = ("individuals", "train_steps", "executed_train_steps", "canonical_hits",
               "canonical_misses", "fec_hits", "fec_misses", "prefiltered", "hurdle_tests",
-              "hurdle_stops", "budget_rejects", "evaluations")
+              "hurdle_stops", "budget_rejects", "evaluations", "executed_instructions")
 # hurdle state: current hurdle, then a ring of recent stage-1 estimates
 H_VALUE, H_FILLED, H_POS, H_SINCE, H_HEADER = range(5)
 FEC_ERRORS = 100     # errors of each kind the FEC probe may record (the reference's cap)
@@ -84,8 +83,10 @@ ProgramBuffers = namedtuple("ProgramBuffers", "code data size")
 # canonical cache (canonical hash -> fitness) and the hurdle state.
 Caches = namedtuple("Caches", "fec canonical hurdle")
 
-# Everything the fitness of a program needs besides the program itself.
-Evaluation = namedtuple("Evaluation", "tasks workspace caches settings stats rng")
+# Everything the fitness of a program needs besides the program itself; ``kernel`` is the
+# interpreter for the search's op set and feature size, as a pointer
+# (azcompile.kernel_pointer): the search loop is compiled once, whatever the config.
+Evaluation = namedtuple("Evaluation", "tasks workspace caches settings stats rng kernel")
 
 
 @njit(cache=True)
@@ -138,15 +139,15 @@ def _combine(values, how):
 # ~40 arrays as seven machine words, which costs more than the call does (it is made once
 # per task per child).
 @njit(cache=True, inline="always")
-def _run_task(program, evaluation, t, n_steps, n_valid, n_record, seed, F):
+def _run_task(program, evaluation, t, n_steps, n_valid, n_record, seed):
     """One executor run of ``program`` (the canonical form, with stream ids) on task ``t``."""
     tasks = evaluation.tasks
     task = TaskData(tasks.x_train[t], tasks.y_train[t], tasks.order[t], tasks.n_train[t],
                     tasks.x_valid[t], tasks.y_valid[t], tasks.n_valid[t], tasks.eval_type[t],
                     tasks.num_classes[t])
     run = RunSettings(n_steps, n_valid, evaluation.settings.max_abs_error, seed, n_record)
-    return evaluate_task(program, task, run, evaluation.workspace.registers,
-                         evaluation.workspace.record, F)
+    return evaluation.kernel(program, task, run, evaluation.workspace.registers,
+                             evaluation.workspace.record)
 
 
 @njit(cache=True)
@@ -183,14 +184,19 @@ def _hurdle_observe(hurdle, estimate, every, percentile):
 
 @njit(cache=True, inline="always")
 def _charge(evaluation):
-    """Count the steps of the run that just finished."""
-    stats, steps = evaluation.stats, evaluation.workspace.record.counters[STEPS_DONE]
+    """Count the steps and the instructions of the run that just finished (the canonical
+    form's: dead code is never executed)."""
+    stats, counters = evaluation.stats, evaluation.workspace.record.counters
+    size = evaluation.workspace.canonical.size
+    steps, learns = counters[STEPS_DONE], counters[LEARN_CALLS]
     stats[S_TRAIN_STEPS] += steps
     stats[S_EXECUTED_STEPS] += steps
+    predicts = counters[CALLS] - 1 - learns            # one call was Setup
+    stats[S_INSTRUCTIONS] += size[0] + predicts * size[1] + learns * size[2]
 
 
 @njit(cache=True)
-def _probe_and_budget(code, size, program, evaluation, F):
+def _probe_and_budget(code, size, program, evaluation):
     """Steps 3-4 for every task: fill ``task_fitness`` where known, ``pending_steps`` (the
     train budget of a needed full run) and ``fec_keys`` (its FEC fingerprint).  Returns the
     number pending."""
@@ -213,7 +219,7 @@ def _probe_and_budget(code, size, program, evaluation, F):
         if settings.fec:
             probe = min(settings.fec_train, n_steps)
             _run_task(program, evaluation, t, probe, min(settings.fec_valid, n_valid[t]),
-                      FEC_ERRORS, np.uint64(fec.FEC_SEED), F)
+                      FEC_ERRORS, np.uint64(fec.FEC_SEED))
             _charge(evaluation)
             keys[t] = fec.fingerprint(train_errors, counters[TRAIN_ERRORS_RECORDED],
                                       valid_errors, counters[VALID_ERRORS_RECORDED], t, n_steps)
@@ -229,7 +235,7 @@ def _probe_and_budget(code, size, program, evaluation, F):
 
 
 @njit(cache=True)
-def _stage_one(program, evaluation, seed, F):
+def _stage_one(program, evaluation, seed):
     """Hurdle stage 1: pending tasks train on a fraction of their budget.  Returns the
     combined estimate (known fitnesses for the other tasks)."""
     settings, n_valid = evaluation.settings, evaluation.tasks.n_valid
@@ -238,7 +244,7 @@ def _stage_one(program, evaluation, seed, F):
     for t in range(pending.shape[0]):
         if pending[t] > 0:
             short = max(1, int(pending[t] * settings.hurdle_fraction))
-            estimate[t] = _run_task(program, evaluation, t, short, n_valid[t], 0, seed, F)
+            estimate[t] = _run_task(program, evaluation, t, short, n_valid[t], 0, seed)
             _charge(evaluation)
     guess = _combine(estimate, settings.combination)
     evaluation.stats[S_HURDLE_TESTS] += 1
@@ -248,7 +254,7 @@ def _stage_one(program, evaluation, seed, F):
 
 
 @njit(cache=True)
-def evaluate_program(code, data, size, evaluation, F):
+def evaluate_program(code, data, size, evaluation):
     """Fitness of the array-encoded program (code, data, size) on all tasks."""
     settings, stats = evaluation.settings, evaluation.stats
     ccode, cdata = evaluation.workspace.canonical.code, evaluation.workspace.canonical.data
@@ -279,13 +285,13 @@ def evaluate_program(code, data, size, evaluation, F):
     t1 = cycles()
     prof[P_CANONICAL] += t1 - t0
     program = ProgramArrays(ccode, cdata, stream, csize)
-    fitness = _evaluate_miss(code, size, program, evaluation, h, cacheable, F)
+    fitness = _evaluate_miss(code, size, program, evaluation, h, cacheable)
     prof[P_EVALUATION] += cycles() - t1
     return fitness
 
 
 @njit(cache=True, inline="always")
-def _evaluate_miss(code, size, program, evaluation, h, cacheable, F):
+def _evaluate_miss(code, size, program, evaluation, h, cacheable):
     """A canonical-cache miss: pre-filter, budget, FEC probe, hurdle, full evaluation.
     ``code``/``size`` are the program as evaluated (the budget counts its dead code),
     ``program`` its canonical form."""
@@ -300,9 +306,9 @@ def _evaluate_miss(code, size, program, evaluation, h, cacheable, F):
         return 0.0
     stats[S_EVALUATIONS] += 1
     seed = next_u64(evaluation.rng)   # random ops draw from the main stream's seed, like the reference
-    n_pending = _probe_and_budget(code, size, program, evaluation, F)
+    n_pending = _probe_and_budget(code, size, program, evaluation)
     if n_pending > 0 and settings.hurdles:
-        guess = _stage_one(program, evaluation, seed, F)
+        guess = _stage_one(program, evaluation, seed)
         if guess < evaluation.caches.hurdle[H_VALUE]:
             stats[S_HURDLE_STOPS] += 1
             if cacheable:
@@ -310,7 +316,7 @@ def _evaluate_miss(code, size, program, evaluation, h, cacheable, F):
             return guess
     for t in range(pending.shape[0]):
         if pending[t] > 0:
-            fits[t] = _run_task(program, evaluation, t, pending[t], n_valid[t], 0, seed, F)
+            fits[t] = _run_task(program, evaluation, t, pending[t], n_valid[t], 0, seed)
             _charge(evaluation)
             if settings.fec:
                 fec.insert(evaluation.caches.fec, keys[t], fits[t])
@@ -408,43 +414,47 @@ def task_set(tasks) -> TaskSet:
                    num_classes=column(4))
 
 
-def new_evaluation(tasks, memory, settings: EvalSettings, capacity: int, seed: int) -> Evaluation:
+def new_evaluation(tasks, memory, settings: EvalSettings, capacity: int, seed: int,
+                   op_ids=None) -> Evaluation:
     """What a search (an island, or an ``Evaluator``) evaluates its programs with: the tasks,
-    fresh buffers and caches, zeroed statistics and a random stream from ``seed``."""
+    fresh buffers and caches, zeroed statistics, a random stream from ``seed``, and the
+    interpreter for ``op_ids`` (the config's ops; None: every op) and the feature size."""
     mode = EvalType.of(tasks[0].eval_type).task_mode
     return Evaluation(tasks=task_set(tasks), workspace=new_workspace(memory, capacity, len(tasks)),
                       caches=new_caches(settings), settings=settings.bundle(mode, memory),
-                      stats=new_stats(), rng=new_state(seed))
+                      stats=new_stats(), rng=new_state(seed),
+                      kernel=interpreter.evaluate_pointer(op_ids, memory.features))
 
 
 class Evaluator:
-    """Search-style fitness of Python programs on a task collection (FEC, caches and all)."""
+    """Search-style fitness of Python programs on a task collection (FEC, caches and all).
+
+    ``op_ids``: the ops the programs may hold (the interpreter is generated for them); None
+    means every op."""
 
     def __init__(self, tasks, memory, settings: EvalSettings | None = None, capacity: int = 64,
-                 seed: int = 0):
+                 seed: int = 0, op_ids=None):
         self.tasks = tasks
         self.memory = memory
         self.settings = settings or EvalSettings()
         self.capacity = capacity
-        self.evaluation = new_evaluation(tasks, memory, self.settings, capacity, seed)
+        self.op_ids = None if op_ids is None else frozenset(op_ids)
+        self.evaluation = new_evaluation(tasks, memory, self.settings, capacity, seed, op_ids)
 
     @property
     def stats(self) -> np.ndarray:
         return self.evaluation.stats
 
     def fitness(self, program) -> float:
+        if self.op_ids is not None:
+            engine.check_ops(program, self.op_ids)
         code, data, size = program.to_arrays(self.capacity)
-        return float(call_literal(evaluate_program_literal,
-                                  (code, data, size, self.evaluation, self.memory.features)))
-
-
-@njit(cache=True)
-def evaluate_program_literal(code, data, size, evaluation, F):
-    return evaluate_program(code, data, size, evaluation, literally(F))
+        return float(call_compiled(evaluate_program, (code, data, size, self.evaluation)))
 
 
 def evaluate_on_tasks(program, tasks, *, seed: int, combination: str = "mean",
-                      engine_name: str = "auto", max_abs_error: float = 100.0) -> tuple[float, list]:
+                      engine_name: str = "auto", max_abs_error: float = 100.0,
+                      op_ids=None) -> tuple[float, list]:
     """Select/final evaluation: no FEC, no budget, a fresh random-op seed per task.
 
     Returns (combined fitness, per-task fitness).  Uses the engine API so large final
@@ -456,7 +466,7 @@ def evaluate_on_tasks(program, tasks, *, seed: int, combination: str = "mean",
         result = engine.run(program, task.x_train, task.y_train, task.x_valid, task.y_valid,
                             eval_type=task.eval_type, num_classes=task.num_classes,
                             epochs=task.epochs, order=task.order, seed=task_seed,
-                            max_abs_error=max_abs_error, engine=engine_name)
+                            max_abs_error=max_abs_error, engine=engine_name, ops=op_ids)
         per_task.append(result.fitness)
     values = np.array(per_task)
     combined = float(reference_median(values) if combination == "median" else values.mean())

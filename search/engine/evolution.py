@@ -16,7 +16,7 @@ from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
-from numba import literally, njit
+from numba import njit
 
 from azcompile.rng import next_int
 
@@ -107,7 +107,7 @@ def _log_child(log, k, child_id, parent_id, kind, fit, parent_fit, child):
 
 
 @njit(cache=True)
-def evolve(pop, n_children, cursor, next_id, breeding, evaluation, log, F):
+def evolve(pop, n_children, cursor, next_id, breeding, evaluation, log):
     """Make ``n_children`` children from slot ``cursor`` on; returns the next cursor.
 
     ``pop`` is population.PopulationArrays, ``evaluation`` an evaluator.Evaluation, ``log``
@@ -146,7 +146,7 @@ def evolve(pop, n_children, cursor, next_id, breeding, evaluation, log, F):
             parent_fit = 0.0
             kind = RANDOMIZE_ALGORITHM
         profile[P_MUTATION] += cycles() - t0
-        f = evaluate_program(ccode, cdata, csize, evaluation, F)
+        f = evaluate_program(ccode, cdata, csize, evaluation)
         _copy_program(ccode, cdata, csize, code[i], data[i], size[i])
         fitness[i] = f
         ids[i] = next_id[0]
@@ -160,7 +160,7 @@ def evolve(pop, n_children, cursor, next_id, breeding, evaluation, log, F):
 
 
 @njit(cache=True)
-def initialize(pop, start, stop, next_id, breeding, evaluation, F):
+def initialize(pop, start, stop, next_id, breeding, evaluation):
     """Fill slots [start, stop) with the initial model (random or fixed) and evaluate them."""
     initial, mut = breeding.initial, breeding.mutator
     for i in range(start, stop):
@@ -169,18 +169,9 @@ def initialize(pop, start, stop, next_id, breeding, evaluation, F):
         _copy_program(initial.code, initial.data, initial.size, code, data, size)
         if breeding.random_init:
             randomize_program(evaluation.rng, code, data, size, mut.ops, mut.n_ops, mut.memory)
-        pop.fitness[i] = evaluate_program(code, data, size, evaluation, F)
+        pop.fitness[i] = evaluate_program(code, data, size, evaluation)
         pop.ids[i] = next_id[0]
         pop.parents[i] = -1
         pop.mutations[i] = NOT_MUTATED
         next_id[0] += 1
 
-
-@njit(cache=True)
-def evolve_literal(pop, n_children, cursor, next_id, breeding, evaluation, log, F):
-    return evolve(pop, n_children, cursor, next_id, breeding, evaluation, log, literally(F))
-
-
-@njit(cache=True)
-def initialize_literal(pop, start, stop, next_id, breeding, evaluation, F):
-    initialize(pop, start, stop, next_id, breeding, evaluation, literally(F))

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from azcompile.engine import call_literal
+from azcompile import interpreter
+from azcompile.engine import call_compiled
 
 from . import evaluator
 from . import fec
 from . import validate
-from .evolution import STRATEGIES, BatchLog, Breeding, evolve_literal, initialize_literal
+from .evolution import STRATEGIES, BatchLog, Breeding, evolve, initialize
 from .mutator import MIGRATED
 from .population import Population
 
@@ -36,7 +37,11 @@ class Island:
             mutate_prob=mutator.mutate_prob, random_init=evo["initial_population"] == "random",
             initial=evaluator.ProgramBuffers(*init_program.to_arrays(L)), mutator=mutator.arrays(),
             child=child)
-        self.evaluation = evaluator.new_evaluation(tasks, self.memory, settings, L, seed)
+        # The interpreter covers what a child can hold: the config's ops, the initial
+        # program's (migrants come from islands of the same config).
+        self.op_ids = interpreter.op_ids_of([n for names in cfg.ops for n in names], init_program)
+        self.evaluation = evaluator.new_evaluation(tasks, self.memory, settings, L, seed,
+                                                   self.op_ids)
         self.tasks, self.ws = self.evaluation.tasks, self.evaluation.workspace
         self.fec_cache, self.canon_cache, self.hurdle = self.evaluation.caches
         self.stats, self.rng = self.evaluation.stats, self.evaluation.rng
@@ -56,15 +61,14 @@ class Island:
 
     def initialize(self, count: int) -> None:
         stop = min(self.initialized + count, self.size)
-        call_literal(initialize_literal, (self.pop.arrays(), self.initialized, stop, self.next_id,
-                                          self.breeding, self.evaluation,
-                                          self.memory.features))
+        call_compiled(initialize, (self.pop.arrays(), self.initialized, stop, self.next_id,
+                                   self.breeding, self.evaluation))
         self.initialized = stop
 
     def evolve(self, count: int) -> None:
-        self.cursor = int(call_literal(evolve_literal, (
+        self.cursor = int(call_compiled(evolve, (
             self.pop.arrays(), count, self.cursor, self.next_id, self.breeding,
-            self.evaluation, self.log.arrays(), self.memory.features)))
+            self.evaluation, self.log.arrays())))
 
     # --- engine.island_protocol.IslandProtocol ----------------------------------------------------
     # In this process a step is done when it is started: there is nothing to wait for.

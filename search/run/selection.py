@@ -8,6 +8,7 @@ from typing import Callable
 
 import numpy as np
 
+from azcompile import interpreter
 from azcompile.eval_type import EvalType
 from azcompile.liveness import canonical_hash
 from azcompile.program import Program, from_json
@@ -82,7 +83,7 @@ class Selection:
                                              for s in specs], "select_seed": seed}
         fitness, _ = evaluator.evaluate_on_tasks(
             program, tasks, seed=seed, engine_name=self.engine,
-            max_abs_error=self.cfg.evolution["max_abs_error"])
+            max_abs_error=self.cfg.evolution["max_abs_error"], op_ids=self._op_ids(program))
         return fitness
 
     # ---- the run's best ---------------------------------------------------------------------
@@ -103,6 +104,11 @@ class Selection:
         self.run_dir.save_best(self.best_program())
         self.run_dir.save_json(self.run_dir.lineage_path,
                                state.lineages[i].chain_json(islands.member_id(i, slot)))
+
+    def _op_ids(self, program: Program) -> frozenset:
+        """The interpreter's op set for a candidate: the search's (already compiled) unless
+        the candidate holds other ops (from its initial program)."""
+        return interpreter.op_ids_of([n for names in self.cfg.ops for n in names], program)
 
     def solved(self) -> bool:
         sufficient = self.cfg.experiment["sufficient_fitness"]
@@ -129,9 +135,10 @@ class Selection:
         """The run's best scored on the final tasks (None without them), and saved."""
         final = None
         if self.final_tasks and self.state.best is not None:
+            best = self.best_program()
             final, _ = evaluator.evaluate_on_tasks(
-                self.best_program(), self.final_tasks, seed=self.draw(), engine_name=self.engine,
-                max_abs_error=self.cfg.evolution["max_abs_error"])
+                best, self.final_tasks, seed=self.draw(), engine_name=self.engine,
+                max_abs_error=self.cfg.evolution["max_abs_error"], op_ids=self._op_ids(best))
             self.state.best["final_fitness"] = final
         program = self.best_program() if self.state.best else None
         if program is not None:
