@@ -357,3 +357,44 @@ def test_every_refusal_of_a_resumable_run_suggests_commands_that_work(reference_
     message = _user_error(azc_in_process("search", "--resume", out), "already finished")
     assert azc_in_process(*suggested_command(message), "--plain",
                           "--max-individuals", 1).returncode == 0
+
+
+def test_ctrl_c_during_a_cold_compile_stops_at_once_with_nothing_written(tmp_path):
+    """A fresh install compiles for a minute before the first batch: a Ctrl-C then stops the
+    compile at once (nothing to save yet), exits 130 without a traceback, writes no
+    checkpoint, and says how to start over."""
+    out = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "AZC_NUMBA_CACHE_ROOT")}
+    env.update(PYTHONPATH=str(ROOT), AZC_CACHE_DIR=str(tmp_path / "empty_cache"))
+    proc = subprocess.Popen([sys.executable, "-m", "azcompile.search.cli", "search", str(TINY),
+                             "--out", str(out), "--plain", "--seed", "3"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert _wait_for(lambda: (out / "events.jsonl").exists()
+                     and "experiment_start" in (out / "events.jsonl").read_text())
+    time.sleep(3)                                   # well inside the cold compile
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert time.monotonic() - sent < 5, "the compile was not interrupted"
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr
+    assert "interrupt: stopping the compile" in stderr
+    assert stderr.strip().splitlines()[-1].startswith("aborted; start it over with: azc search")
+    assert not (out / "checkpoint.npz").exists()
+    assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
+
+
+def test_the_clock_counts_from_the_command_start(tmp_path):
+    """--max-time counts from the command's start (imports and compiling included): a
+    search whose command started 100 s ago with a 50-s limit stops after one batch and
+    reports more than 100 s."""
+    from azcompile.search.run import config as config_mod
+    from azcompile.search.run.experiment import RunOptions, Search
+
+    search = Search(config_mod.load(TINY), RunOptions(out=tmp_path / "run", seed=3,
+                                                      max_seconds=50,
+                                                      started=time.monotonic() - 100))
+    search.run()
+    events = events_without_timing(tmp_path / "run")
+    assert any(e["event"] == "stopped" for e in events)
+    final = json.loads((tmp_path / "run" / "events.jsonl").read_text().splitlines()[-1])
+    assert final["event"] == "final" and final["elapsed"] >= 100

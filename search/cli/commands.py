@@ -15,6 +15,7 @@ import click
 import numpy as np
 
 import azcompile
+from azcompile import compiling
 from azcompile.ops import OPS
 from azcompile.program import ProgramError, load
 from azcompile.show import render
@@ -88,6 +89,7 @@ class _Interrupt:
     def __init__(self):
         self.requested = None       # the first signal's number
         self.aborting = False
+        self.unsaved_work = lambda: False   # the search's, once there is one
 
     @property
     def exit_code(self) -> int:
@@ -98,6 +100,12 @@ class _Interrupt:
         return self
 
     def _handle(self, signum, frame):
+        if self.requested is None and compiling.active() and not self.unsaved_work():
+            # A compile can take a minute and nothing would be lost: stop now.
+            self.requested = signum
+            self.aborting = True
+            click.echo("\ninterrupt: stopping the compile", err=True)
+            raise _Interrupt.Abort()
         if self.requested is None:
             self.requested = signum
             again = "press Ctrl-C again" if signum == signal.SIGINT else "signal again"
@@ -192,11 +200,13 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
                 out=run_dir, seed=seed, resume=bool(resume), workers=workers, engine=engine,
                 max_seconds=max_time, max_individuals=max_individuals,
                 checkpoint_seconds=checkpoint_every, config_arg=config,
+                started=startup.command_started(),
                 progress=display.snapshot, on_event=display.event,
                 on_warning=lambda message: click.echo(f"warning: {message}", err=True),
                 should_stop=lambda: interrupt.requested is not None, backend=backend,
                 address=address)
             search = Search(cfg, options)
+            interrupt.unsaved_work = search.has_unsaved_work
             try:
                 result = search.run()
             finally:

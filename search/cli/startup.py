@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 
 EXIT_INTERRUPTED = 130
 
@@ -21,12 +22,20 @@ def _exit_quietly(signum, frame):
 
 
 _running_as_program = False
+_started: float | None = None
 
 
 def quiet_interrupts_while_starting() -> None:
-    global _running_as_program
+    global _running_as_program, _started
     _running_as_program = True
+    _started = time.monotonic()
     signal.signal(signal.SIGINT, _exit_quietly)
+
+
+def command_started() -> float | None:
+    """``time.monotonic()`` when the program started (None outside the program): a search's
+    clock (``--max-time``) counts from there, imports and compiling included."""
+    return _started
 
 
 def ready() -> None:

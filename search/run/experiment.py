@@ -54,6 +54,7 @@ class RunOptions:
     should_stop: Callable[[], bool] | None = None    # e.g. Ctrl-C was pressed
     backend: str = "process"               # where islands run with workers > 1: "process", "ray"
     address: str | None = None             # the Ray cluster (None: a local one)
+    started: float | None = None           # time.monotonic() at the command's start (None: now)
 
 
 class Search:
@@ -76,6 +77,7 @@ class Search:
         self.maker: IslandMaker | None = None
         self.clock: WallClock | None = None
         self.result: dict = {}
+        self._saved_individuals = 0
 
     @property
     def phase(self) -> str:
@@ -89,7 +91,7 @@ class Search:
     def run(self) -> dict:
         self.run_dir.open()
         try:
-            self.stopwatch = Stopwatch()
+            self.stopwatch = Stopwatch(self.opts.started)
             if self.opts.resume:
                 self._restore()
             else:
@@ -110,6 +112,11 @@ class Search:
 
     def elapsed(self) -> float:
         return self.stopwatch.elapsed(self.state)
+
+    def has_unsaved_work(self) -> bool:
+        """Whether stopping now, without a checkpoint, would lose individuals: some were
+        made since the last checkpoint (or since the start, or the resume)."""
+        return self.state.total_individuals != self._saved_individuals
 
     def _take_parts(self) -> None:
         """The parts that work on the state (built once it is known: new, or resumed)."""
@@ -144,6 +151,7 @@ class Search:
         if self.opts.max_individuals is not None:
             state.max_individuals = self.opts.max_individuals
         self.state = state
+        self._saved_individuals = state.total_individuals
         self._take_parts()
         if state.has_islands:
             self._new_islands([0] * state.workers)
@@ -168,6 +176,7 @@ class Search:
             self._on_island_news(self.islands.pause())   # every island at a reply
         self.checkpoints.save(self.state, self.islands, self.elapsed())
         self.last_checkpoint = time.monotonic()
+        self._saved_individuals = self.state.total_individuals
 
     # ---- the phase machine ---------------------------------------------------------------------
     def _step(self) -> None:

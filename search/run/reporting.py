@@ -16,8 +16,8 @@ from .state import SearchState
 class Stopwatch:
     """The run's elapsed seconds: those of earlier sessions (the state's) plus this one's."""
 
-    def __init__(self):
-        self.started = time.monotonic()
+    def __init__(self, started: float | None = None):
+        self.started = time.monotonic() if started is None else started
 
     def elapsed(self, state: SearchState) -> float:
         return state.elapsed + (time.monotonic() - self.started)
