@@ -26,12 +26,11 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
-import numpy as np
 
 from . import codegen
 from .cache_dir import (CacheError, private_dir, scratch_dir, serve_sources, trust_numba_folder,
                         unwritable_message, warn_once)
-from .kernel_args import RunSettings, TaskData, new_record, new_registers
+from .kernel_pointer import COMPONENT, KernelPointer
 
 ENV_VAR = "AZC_CACHE_DIR"
 _lock = threading.Lock()
@@ -132,7 +131,7 @@ class KernelCache:
         return self._load_module(self.path_for(program_hash, features),
                                  f"azc_kernel_{program_hash:016x}_f{features}",
                                  codegen.candidate_source(program, program_hash),
-                                 warm_up=lambda module: _warm_up(module, program.memory))
+                                 warm_up=_warm_up)
 
     def _load_module(self, path: Path, name: str, source: str, warm_up):
         """Import the generated module ``source`` from ``path`` (written if it holds other
@@ -212,20 +211,10 @@ def _import(path: Path, name: str):
     return module
 
 
-def _warm_up(module, memory) -> None:
-    """Give the candidate module its ``pointer`` (its components as the compiled driver
-    takes them) and drive it once on an empty budget (Setup only), so numba has loaded or
-    compiled both now."""
-    from ._compiled_driver import drive        # imported late: it imports this package
-    from .kernel_pointer import COMPONENT, KernelPointer
-
+def _warm_up(module) -> None:
+    """Give the candidate module its ``pointer``: its components as the compiled driver
+    takes them (numba compiled or loaded them when the module was imported)."""
     module.pointer = KernelPointer(module.components, COMPONENT)
-    F = memory.features
-    x = np.zeros((1, F))
-    y = np.zeros(1)
-    task = TaskData(x, y, np.zeros(1, dtype=np.int32), 1, x, y, 1, 1, 1)
-    drive(module.pointer, task, RunSettings(0, 1, 100.0, np.uint64(0), 0),
-          new_registers(memory.scalars, memory.vectors, memory.matrices, F), new_record(1), F)
 
 
 def _remove_numba_cache(path: Path, module) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 from numba import types, typeof
 
-from . import numba_cache  # noqa: F401  (numba's cache folder before any compile)
 from .kernel_args import ProgramArrays, RunSettings, TaskData, new_record, new_registers
 
 _I32 = np.zeros((1, 1, 1), dtype=np.int32)

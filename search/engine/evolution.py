@@ -27,6 +27,10 @@ from .profile import P_LOOP, P_MUTATION, cycles
 
 EVOLUTION, RANDOM_SEARCH = 0, 1
 STRATEGIES = {"evolution": EVOLUTION, "random": RANDOM_SEARCH}
+# Not a strategy: how ``initialize`` runs the generation loop (each child is the initial
+# program, randomised if the population starts random), so one kernel does both and numba
+# compiles the loop once.
+INITIAL = 2
 
 # How children are made: the strategy (EVOLUTION / RANDOM_SEARCH), the tournament size, the
 # probability that a child is mutated, whether the initial population is randomised, the
@@ -141,10 +145,11 @@ def evolve(pop, n_children, cursor, next_id, breeding, evaluation, log):
         else:
             csize[:] = ccode.shape[1]
             _copy_program(initial.code, initial.data, initial.size, ccode, cdata, csize)
-            randomize_program(rng, ccode, cdata, csize, ops, n_ops, memory)
+            if strategy == RANDOM_SEARCH or breeding.random_init:
+                randomize_program(rng, ccode, cdata, csize, ops, n_ops, memory)
             parent_id = -1
             parent_fit = 0.0
-            kind = RANDOMIZE_ALGORITHM
+            kind = RANDOMIZE_ALGORITHM if strategy == RANDOM_SEARCH else NOT_MUTATED
         profile[P_MUTATION] += cycles() - t0
         f = evaluate_program(ccode, cdata, csize, evaluation)
         _copy_program(ccode, cdata, csize, code[i], data[i], size[i])
@@ -157,21 +162,3 @@ def evolve(pop, n_children, cursor, next_id, breeding, evaluation, log):
         cursor = (cursor + 1) % P
     profile[P_LOOP] += cycles() - loop_start
     return cursor
-
-
-@njit(cache=True)
-def initialize(pop, start, stop, next_id, breeding, evaluation):
-    """Fill slots [start, stop) with the initial model (random or fixed) and evaluate them."""
-    initial, mut = breeding.initial, breeding.mutator
-    for i in range(start, stop):
-        code, data, size = pop.code[i], pop.data[i], pop.size[i]
-        size[:] = pop.code.shape[2]
-        _copy_program(initial.code, initial.data, initial.size, code, data, size)
-        if breeding.random_init:
-            randomize_program(evaluation.rng, code, data, size, mut.ops, mut.n_ops, mut.memory)
-        pop.fitness[i] = evaluate_program(code, data, size, evaluation)
-        pop.ids[i] = next_id[0]
-        pop.parents[i] = -1
-        pop.mutations[i] = NOT_MUTATED
-        next_id[0] += 1
-

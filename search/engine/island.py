@@ -11,7 +11,7 @@ from azcompile.engine import call_compiled
 from . import evaluator
 from . import fec
 from . import validate
-from .evolution import STRATEGIES, BatchLog, Breeding, evolve, initialize
+from .evolution import INITIAL, STRATEGIES, BatchLog, Breeding, evolve
 from .mutator import MIGRATED
 from .population import Population
 
@@ -60,15 +60,24 @@ class Island:
         return self.pop.fitness.shape[0]
 
     def initialize(self, count: int) -> None:
+        """Fill the next ``count`` slots with the initial program (randomised if the
+        population starts random), evaluated: the generation loop with the INITIAL rule,
+        in batches the log has room for (its entries are not read)."""
         stop = min(self.initialized + count, self.size)
-        call_compiled(initialize, (self.pop.arrays(), self.initialized, stop, self.next_id,
-                                   self.breeding, self.evaluation))
-        self.initialized = stop
+        fill = self.breeding._replace(strategy=INITIAL)
+        while self.initialized < stop:
+            n = min(stop - self.initialized, self.log.ids.shape[0])
+            call_compiled(evolve, (self.pop.arrays(), n, self.initialized, self.next_id, fill,
+                                   self.evaluation, self.log.arrays()))
+            self.initialized += n
 
     def evolve(self, count: int) -> None:
-        self.cursor = int(call_compiled(evolve, (
-            self.pop.arrays(), count, self.cursor, self.next_id, self.breeding,
-            self.evaluation, self.log.arrays())))
+        self.cursor = int(call_compiled(evolve, self.evolve_arguments(count)))
+
+    def evolve_arguments(self, count: int) -> tuple:
+        """The generation loop's arguments for ``count`` children from the cursor on."""
+        return (self.pop.arrays(), count, self.cursor, self.next_id, self.breeding,
+                self.evaluation, self.log.arrays())
 
     # --- engine.island_protocol.IslandProtocol ----------------------------------------------------
     # In this process a step is done when it is started: there is nothing to wait for.
@@ -160,6 +169,7 @@ class Island:
         array's shape and dtype, op ids and register indices, sizes, counters, the hurdle's
         ring position and the linked structure of both caches.  Returns the keys it used."""
         blank_state = Island.blank_state(cfg, settings, prefix)
+        _upgrade_stats(arrays, f"{prefix}stats")
         for key, blank in blank_state.items():
             validate.array(arrays, key, blank)
         Population.check_values(arrays, f"{prefix}pop_", cfg.memory)
@@ -189,6 +199,15 @@ def _state_dict(prefix, pop, fec_cache, canon_cache, hurdle, stats, rng, next_id
     out[f"{prefix}next_id"] = next_id
     out[f"{prefix}counters"] = np.array([cursor, initialized], dtype=np.int64)
     return out
+
+
+def _upgrade_stats(arrays: dict, key: str) -> None:
+    """A checkpoint written before the executed-instructions counter: its statistics lack
+    the last entry, which counts from zero on."""
+    stats = arrays.get(key)
+    if (isinstance(stats, np.ndarray) and stats.dtype == np.int64
+            and stats.shape == (evaluator.S_INSTRUCTIONS,)):
+        arrays[key] = np.append(stats, np.int64(0))
 
 
 def _check_hurdle(hurdle: np.ndarray, key: str) -> None:

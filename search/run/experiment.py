@@ -24,6 +24,7 @@ from ..engine import evaluator
 from ..engine.island_protocol import IslandMaker
 from ..engine.profile import WallClock
 from . import config as config_mod
+from . import precompile
 from .archipelago import Archipelago
 from .async_islands import AsyncArchipelago
 from .config import Config
@@ -224,6 +225,7 @@ class Search:
     def _init_step(self) -> None:
         islands, state = self.islands, self.state
         islands.initialize(self.kit.batch_size)
+        precompile.release()        # the generation loop is compiled (or loaded) by now
         if islands.initialized == islands.size:
             for isl, lineage in zip(islands.islands, state.lineages):
                 lineage.add_initial(isl.ids, isl.fitness)

@@ -60,6 +60,8 @@ class IslandServer:
             pass
         elif method in ("initialize", "evolve"):
             getattr(island, method)(*args)
+            from .precompile import release
+            release()                   # the generation loop is compiled by now
         elif method == "state":
             return island.state(args[0])
         elif method == "restore":
