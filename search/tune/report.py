@@ -1,0 +1,43 @@
+"""The tuning's report: before and after on each task list, and what it cost."""
+from __future__ import annotations
+
+import math
+
+from azcompile.eval_type import EvalType
+
+from .tuner import TuneResult
+
+
+def rms_error(fitness: float) -> float:
+    """The RMS error behind an rms_error task's fitness 1 - (2/pi) atan(rmse)."""
+    return math.tan((1.0 - fitness) * math.pi / 2.0)
+
+
+def mean_rms_error(per_task: list) -> float:
+    return sum(rms_error(f) for f in per_task) / len(per_task)
+
+
+def _cell(x) -> str:
+    return "n/a" if x is None else f"{x:.6f}"
+
+
+def format_report(result: TuneResult) -> str:
+    rms = result.eval_type == EvalType.RMS_ERROR and result.before.final_per_task
+    head = f"{'':9s}{'search':>11s}{'select':>11s}{'final':>11s}"
+    lines = [f"tuned {len(result.constants)} constant(s) with {result.options.method}"
+             f"{' + successive halving' if result.options.halving else ''}: "
+             f"{result.trials} settings, seed {result.options.seed}",
+             head + (f"{'final RMS':>12s}" if rms else "")]
+    for name, s in (("untuned", result.before), ("tuned", result.after)):
+        row = f"{name:9s}{_cell(s.search):>11s}{_cell(s.select):>11s}{_cell(s.final):>11s}"
+        if rms:
+            row += f"{mean_rms_error(s.final_per_task):>12.6g}"
+        lines.append(row)
+    runs = result.runs
+    lines.append(f"task runs: search {runs['search']:,}, select {runs['select']:,}, final "
+                 f"{runs['final']:,} ({result.elapsed:.1f} s)")
+    if result.chosen == 0:
+        lines.append("no setting beat the program as it was on the select tasks: kept as is")
+    for label, instruction, before, after in result.constants:
+        lines.append(f"  {label:18s} {before:>12.6g} -> {after:<12.6g} ({instruction})")
+    return "\n".join(lines)
