@@ -124,12 +124,16 @@ def test_each_method_fixes_a_mistuned_learning_rate(tasks, tmp_path, method):
     assert 0.003 < rate < 0.3 and result.program.meta["tuning"]["method"] == method
 
 
-def test_halving_spends_fewer_task_runs_and_still_finds_the_rate(tasks, tmp_path):
+def test_halving_and_hyperband_spend_fewer_task_runs_and_still_find_the_rate(tasks, tmp_path):
     plain = run_tune(tasks, tmp_path, "plain", method="random", trials=27, seed=4)
     halved = run_tune(tasks, tmp_path, "halved", method="random", trials=27, seed=4,
                       halving=True)
+    hyperband = run_tune(tasks, tmp_path, "hyperband", method="random", trials=27, seed=4,
+                         halving=True, hyperband=True)
+    assert halved.runs["search"] < hyperband.runs["search"] < 0.8 * plain.runs["search"]
     assert halved.runs["search"] < 0.5 * plain.runs["search"]
-    assert halved.after.search > 0.7 and halved.after.final > halved.before.final
+    for result in (halved, hyperband):
+        assert result.after.search > 0.7 and result.after.final > result.before.final
 
 
 def test_a_seed_reproduces_the_tuning_and_another_seed_differs(tasks, tmp_path):
@@ -242,6 +246,8 @@ def test_config_tune_section_is_checked():
         config_mod.parse(config_text(extra='\n[tune]\nmethod = "bayes"\n'))
     with pytest.raises(config_mod.ConfigError, match="tune.halving needs at least"):
         config_mod.parse(config_text(search_tasks=2, extra="\n[tune]\nhalving = true\n"))
+    with pytest.raises(config_mod.ConfigError, match="tune.hyperband needs tune.halving"):
+        config_mod.parse(config_text(extra="\n[tune]\nhyperband = true\n"))
     cfg = config_mod.parse(config_text(extra="\n[tune]\ntrials = 7\n"))
     assert cfg.tune["method"] == "random" and cfg.tune["trials"] == 7
 

@@ -52,6 +52,9 @@ def _where(target: Path, config, out):
               help="Seed of the method and of the random ops (default: the config's run.seed).")
 @click.option("--halving/--no-halving", default=None,
               help="Successive halving over the search tasks: bad settings stop early.")
+@click.option("--hyperband/--no-hyperband", default=None,
+              help="With --halving: Hyperband's brackets in turn, from aggressive halving to "
+                   "none.")
 @click.option("--eta", type=click.IntRange(min=2), default=None,
               help="With --halving: keep the best 1/eta per rung (default: 3).")
 @click.option("--top", type=click.IntRange(min=1), default=None,
@@ -65,8 +68,8 @@ def _where(target: Path, config, out):
 @click.option("--resume", is_flag=True, help="Continue the tuning recorded in tuning.json.")
 @click.option("--checkpoint-every", type=click.FloatRange(min=0), default=5.0, show_default=True,
               help="Seconds between saves of tuning.json.")
-def tune_command(target, config, method, trials, seed, halving, eta, top, decades, out, resume,
-                 checkpoint_every):
+def tune_command(target, config, method, trials, seed, halving, hyperband, eta, top, decades,
+                 out, resume, checkpoint_every):
     """Tune the numeric constants of a program (RUN_DIR's best, or PROGRAM.json on the tasks
     of CONFIG): on the search tasks, chosen on the select tasks, reported on the final ones.
 
@@ -76,7 +79,8 @@ def tune_command(target, config, method, trials, seed, halving, eta, top, decade
     record, from which --resume continues)."""
     program, cfg, folder = _where(Path(target), config, out)
     given = {k: v for k, v in dict(method=method, trials=trials, seed=seed, halving=halving,
-                                    eta=eta, top=top, decades=decades).items() if v is not None}
+                                    hyperband=hyperband, eta=eta, top=top,
+                                    decades=decades).items() if v is not None}
     options = _options(cfg, folder, resume, given)
     try:
         result = tune_into(folder, program, cfg, options, resume=resume,

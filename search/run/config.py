@@ -179,7 +179,8 @@ SCHEMA = {
     "tune": {
         "method": (_choice(*TUNE_METHODS), "random"), "trials": (_int(1), 100),
         "seed": (_int(0, 2 ** 63), None),       # None: the run's seed
-        "halving": (_bool, False), "eta": (_int(2), 3), "top": (_int(1), 3),
+        "halving": (_bool, False), "hyperband": (_bool, False), "eta": (_int(2), 3),
+        "top": (_int(1), 3),
         "decades": (_float(0.0, 30.0, low_open=True), 2.0),
     },
 }
@@ -470,6 +471,8 @@ def _check_consistency(cfg: Config) -> None:
     if cfg.tune and cfg.tune["halving"] and _task_count(cfg.search_tasks) < cfg.tune["eta"]:
         raise ConfigError(f"tune.halving needs at least tune.eta = {cfg.tune['eta']} search "
                           f"tasks to halve over; set halving = false or lower eta")
+    if cfg.tune and cfg.tune["hyperband"] and not cfg.tune["halving"]:
+        raise ConfigError("tune.hyperband needs tune.halving = true (its brackets are halvings)")
 
 
 def _task_count(specs) -> int:

@@ -41,7 +41,8 @@ def stage_options(cfg: Config) -> TuneOptions:
     t = cfg.tune
     seed = cfg.run["seed"] if t["seed"] is None else t["seed"]
     return TuneOptions(method=t["method"], trials=t["trials"], seed=seed, halving=t["halving"],
-                       eta=t["eta"], top=t["top"], decades=t["decades"])
+                       hyperband=t["hyperband"], eta=t["eta"], top=t["top"],
+                       decades=t["decades"])
 
 
 def check_stage(cfg: Config) -> None:

@@ -35,6 +35,7 @@ class TuneOptions:
     trials: int = 100          # settings tried besides the program's own
     seed: int = 0
     halving: bool = False      # successive halving over the search tasks
+    hyperband: bool = False    # with halving: Hyperband's brackets in turn
     eta: int = 3               # halving keeps the best 1/eta per rung
     top: int = 3               # best settings (by search fitness) scored on the select tasks
     decades: float = 2.0       # a constant's range: its value x 10^[-decades, +decades]
@@ -51,14 +52,19 @@ class TuneOptions:
         if not (_finite(self.decades) and 0.0 < self.decades <= 30.0):
             raise TuneError(f"tuning option decades must be a number in (0, 30], got "
                             f"{self.decades!r}")
-        if not isinstance(self.halving, bool):
-            raise TuneError(f"tuning option halving must be true or false, got {self.halving!r}")
+        for name in ("halving", "hyperband"):
+            if not isinstance(getattr(self, name), bool):
+                raise TuneError(f"tuning option {name} must be true or false, got "
+                                f"{getattr(self, name)!r}")
+        if self.hyperband and not self.halving:
+            raise TuneError("hyperband brackets are a kind of halving: give --halving with "
+                            "--hyperband")
 
     def flags(self) -> str:
         """These options as ``azc tune`` flags (for messages)."""
         text = f"--method {self.method} --trials {self.trials} --seed {self.seed}"
         if self.halving:
-            text += f" --halving --eta {self.eta}"
+            text += f" --halving --eta {self.eta}" + (" --hyperband" if self.hyperband else "")
         return text + f" --top {self.top} --decades {self.decades:g}"
 
 

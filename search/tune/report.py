@@ -21,11 +21,17 @@ def _cell(x) -> str:
     return "n/a" if x is None else f"{x:.6f}"
 
 
+def _halving(options) -> str:
+    if not options.halving:
+        return ""
+    return " + Hyperband" if options.hyperband else " + successive halving"
+
+
 def format_report(result: TuneResult) -> str:
     rms = result.eval_type == EvalType.RMS_ERROR and result.before.final_per_task
     head = f"{'':9s}{'search':>11s}{'select':>11s}{'final':>11s}"
     lines = [f"tuned {len(result.constants)} constant(s) with {result.options.method}"
-             f"{' + successive halving' if result.options.halving else ''}: "
+             f"{_halving(result.options)}: "
              f"{result.trials} settings, seed {result.options.seed}",
              head + (f"{'final RMS':>12s}" if rms else "")]
     for name, s in (("untuned", result.before), ("tuned", result.after)):

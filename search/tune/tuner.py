@@ -3,7 +3,8 @@
 1. The program as it is (trial 0) and ``trials`` settings from the method's sampler are
    scored on the search tasks: each setting afresh (no FEC, no caches), every task with its
    own fixed random-op seed, so the scores of two settings are paired comparisons.  With
-   ``halving``, brackets of settings are halved over the tasks (``halving``).
+   ``halving``, brackets of settings are halved over the tasks, optionally in Hyperband's
+   brackets (``halving``).
 2. The ``top`` settings scored on all search tasks, and the program as it is, are scored on
    the select tasks; the best there is chosen (the program as it is wins ties, so tuning
    never ships a setting the select tasks do not prefer).  Without select tasks the best
@@ -15,6 +16,7 @@ changes the constants, which the compiled tier bakes into its kernel (a compile 
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -76,7 +78,8 @@ class TuneResult:
     def summary(self) -> dict:
         """Plain JSON for logs and the tuned program's meta."""
         return {"method": self.options.method, "trials": self.trials, "seed": self.options.seed,
-                "halving": self.options.halving, "decades": self.options.decades,
+                "halving": self.options.halving, "hyperband": self.options.hyperband,
+                "decades": self.options.decades,
                 "chosen_trial": self.chosen,
                 "search_fitness": [self.before.search, self.after.search],
                 "select_fitness": [self.before.select, self.after.select],
@@ -149,12 +152,13 @@ class Tuner:
         budget = min(opts.trials, getattr(draw, "size", opts.trials))
         self.log.trial(space.center(self.found))           # trial 0: the program as it is
         self.search(0, n_tasks)
-        counts = halving.rung_tasks(n_tasks, opts.eta) if opts.halving else [n_tasks]
-        batch = draw.batch
-        if opts.halving and opts.method != "cmaes":         # cmaes tells whole generations
-            batch = halving.bracket_size(n_tasks, opts.eta)
+        # cmaes tells whole generations: its brackets are one generation each
+        size = draw.batch if opts.method == "cmaes" or not opts.halving else None
+        brackets = (halving.schedule(n_tasks, opts.eta, opts.hyperband, size) if opts.halving
+                    else itertools.repeat((draw.batch, [n_tasks])))
         asked = 0
         while asked < budget:
+            batch, counts = next(brackets)
             points = draw.ask(min(batch, budget - asked))
             ids = [self.log.trial(p) for p in points]
             values = halving.run_bracket(ids, counts, opts.eta, self.search)
