@@ -17,7 +17,7 @@ from azcompile.program import Instruction, Memory, Program, instructions, load
 from azcompile.reference_programs import linear
 from azcompile.search.run import config as config_mod
 from azcompile.search.run.tuning import task_lists, tune_into
-from azcompile.search.tune import TaskLists, TuneError, TuneOptions, mean_rms_error, tune
+from azcompile.search.tune import TaskLists, TuneError, TuneOptions, median_rms_error, tune
 from azcompile.search.tune import space
 from cli_checks import ROOT, assert_user_error, run_azc
 from configs import SMALL_SEARCH
@@ -117,7 +117,7 @@ def test_each_method_fixes_a_mistuned_learning_rate(tasks, tmp_path, method):
     result = run_tune(tasks, tmp_path, method=method, trials=20, seed=2)
     assert result.before.search < 0.5 and result.after.search > 0.7, result.summary()
     assert result.after.select > result.before.select
-    assert mean_rms_error(result.after.final_per_task) < 0.1 * mean_rms_error(
+    assert median_rms_error(result.after.final_per_task) < 0.1 * median_rms_error(
         result.before.final_per_task)
     assert result.runs["search"] == 21 * len(tasks.search)
     rate = result.program.setup[0].data[0]
@@ -171,6 +171,17 @@ def _without_timing(folder: Path) -> tuple[dict, dict]:
     return record, program
 
 
+def _wait_for_trials(record: Path, count: int) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if len(json.loads(record.read_text())["trials"]) >= count:
+                return
+        except (OSError, ValueError):      # not written yet (written atomically: never half)
+            pass
+        time.sleep(0.02)
+
+
 def test_a_tuning_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
     program, config = _write_inputs(tmp_path)
     options = TuneOptions(method="cmaes", trials=300, seed=3)
@@ -183,14 +194,7 @@ def test_a_tuning_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_pa
                              "--out", str(out), "--checkpoint-every", "0"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     record = out / "tuning.json"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if len(json.loads(record.read_text())["trials"]) >= 40:
-                break
-        except (OSError, ValueError):      # not written yet (written atomically: never half)
-            pass
-        time.sleep(0.02)
+    _wait_for_trials(record, 40)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL
@@ -266,3 +270,30 @@ def test_a_search_with_a_tune_stage_tunes_its_best_program(tmp_path):
     assert events[-1]["event"] == "tuned" and events[-2]["event"] == "final"
     assert load(out / "tuned.json").meta["tuning"]["chosen_trial"] == tuned["chosen_trial"]
     assert json.loads((out / "tuning.json").read_text())["done"]
+
+
+def test_a_search_killed_in_its_tune_stage_resumes_to_the_same_tuning(tmp_path):
+    text = config_text(extra='\n[tune]\nmethod = "tpe"\ntrials = 150\n')
+    text = text.replace('initial_population = "random"', 'initial_population = "linear"')
+    text = text.replace("seed = 5\n", "seed = 5\ncheckpoint_seconds = 0\nmax_individuals = 40\n")
+    config = tmp_path / "stage.toml"
+    config.write_text(text.replace("max_train_steps = 20000", "max_train_steps = 2000"))
+    out = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "azcompile.search.cli", "search", str(config),
+                             "--out", str(out), "--plain"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _wait_for_trials(out / "tuning.json", 20)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert not json.loads((out / "tuning.json").read_text())["done"], "finished before the kill"
+    resumed = run_azc("search", "--resume", out, "--plain")
+    assert resumed.returncode == 0 and "Tuned constants (tpe, 150 settings)" in resumed.stdout
+    cfg = config_mod.load(config)
+    reference = tmp_path / "reference"
+    tune_into(reference, load(out / "best_program.json"), cfg,
+              TuneOptions(method="tpe", trials=150, seed=5), resume=False)
+    assert _without_timing(out) == _without_timing(reference)
+    events = [json.loads(x)["event"] for x in (out / "events.jsonl").read_text().splitlines()]
+    assert events[-3:] == ["final", "resumed", "tuned"]

@@ -371,8 +371,9 @@ class Search:
         best = self.selection.best_program()
         folder = self.run_dir.path
         resume = (folder / tuning.HISTORY_FILE).is_file()
-        result = tuning.tune_into(folder, best, self.cfg, tuning.stage_options(self.cfg),
-                                  resume=resume, checkpoint_seconds=self.checkpoint_seconds,
+        options = tuning.stage_options(self.cfg, self.state.seed)
+        result = tuning.tune_into(folder, best, self.cfg, options, resume=resume,
+                                  checkpoint_seconds=self.checkpoint_seconds,
                                   what="the run's best program")
         summary = result.summary()
         self.run_dir.event("tuned", program=result.program.listing(), **summary)

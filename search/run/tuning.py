@@ -36,10 +36,10 @@ def fingerprint(cfg: Config) -> str:
     return document_hash(config_document(cfg))
 
 
-def stage_options(cfg: Config) -> TuneOptions:
+def stage_options(cfg: Config, run_seed: int) -> TuneOptions:
     """The ``[tune]`` section as options (its seed defaults to the run's)."""
     t = cfg.tune
-    seed = cfg.run["seed"] if t["seed"] is None else t["seed"]
+    seed = run_seed if t["seed"] is None else t["seed"]
     return TuneOptions(method=t["method"], trials=t["trials"], seed=seed, halving=t["halving"],
                        hyperband=t["hyperband"], eta=t["eta"], top=t["top"],
                        decades=t["decades"])

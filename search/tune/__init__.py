@@ -7,8 +7,8 @@ a search can end with a tuning stage; the configuration and run directory stay i
 from .errors import TuneError
 from .history import TuneOptions
 from .methods import INSTALL, METHODS, check_available
-from .report import format_report, mean_rms_error
+from .report import format_report, median_rms_error
 from .tuner import Scores, TaskLists, TuneResult, tune
 
 __all__ = ["INSTALL", "METHODS", "Scores", "TaskLists", "TuneError", "TuneOptions", "TuneResult",
-           "check_available", "format_report", "mean_rms_error", "tune"]
+           "check_available", "format_report", "median_rms_error", "tune"]

@@ -3,18 +3,22 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from azcompile.eval_type import EvalType
 
 from .tuner import TuneResult
 
 
 def rms_error(fitness: float) -> float:
-    """The RMS error behind an rms_error task's fitness 1 - (2/pi) atan(rmse)."""
-    return math.tan((1.0 - fitness) * math.pi / 2.0)
+    """The RMS error behind an rms_error task's fitness 1 - (2/pi) atan(rmse); a fitness of
+    0 (the error diverged past max_abs_error) is an infinite error."""
+    return math.tan((1.0 - fitness) * math.pi / 2.0) if fitness > 0.0 else math.inf
 
 
-def mean_rms_error(per_task: list) -> float:
-    return sum(rms_error(f) for f in per_task) / len(per_task)
+def median_rms_error(per_task: list) -> float:
+    """The median over tasks: one diverged task makes a mean infinite."""
+    return float(np.median([rms_error(f) for f in per_task]))
 
 
 def _cell(x) -> str:
@@ -33,11 +37,11 @@ def format_report(result: TuneResult) -> str:
     lines = [f"tuned {len(result.constants)} constant(s) with {result.options.method}"
              f"{_halving(result.options)}: "
              f"{result.trials} settings, seed {result.options.seed}",
-             head + (f"{'final RMS':>12s}" if rms else "")]
+             head + (f"{'median final RMS':>18s}" if rms else "")]
     for name, s in (("untuned", result.before), ("tuned", result.after)):
         row = f"{name:9s}{_cell(s.search):>11s}{_cell(s.select):>11s}{_cell(s.final):>11s}"
         if rms:
-            row += f"{mean_rms_error(s.final_per_task):>12.6g}"
+            row += f"{median_rms_error(s.final_per_task):>18.6g}"
         lines.append(row)
     runs = result.runs
     lines.append(f"task runs: search {runs['search']:,}, select {runs['select']:,}, final "
