@@ -272,6 +272,20 @@ def test_a_search_with_a_tune_stage_tunes_its_best_program(tmp_path):
     assert json.loads((out / "tuning.json").read_text())["done"]
 
 
+def test_a_tune_stage_with_nothing_to_tune_leaves_the_search_done(tmp_path):
+    from azcompile.search.run.experiment import RunOptions, Search
+
+    text = config_text(extra="\n[tune]\ntrials = 5\n").replace('"SCALAR_CONST_SET_OP"', "")
+    text = text.replace('initial_population = "random"', 'initial_population = "no_op"')
+    warnings = []
+    result = Search(config_mod.parse(text), RunOptions(out=tmp_path / "run", max_individuals=20,
+                                                       on_warning=warnings.append)).run()
+    assert "tuning" not in result and result["program"] is not None
+    assert warnings and "nothing to tune" in warnings[0]
+    last = json.loads((tmp_path / "run" / "events.jsonl").read_text().splitlines()[-1])
+    assert last["event"] == "tune_skipped"
+
+
 def test_a_search_killed_in_its_tune_stage_resumes_to_the_same_tuning(tmp_path):
     text = config_text(extra='\n[tune]\nmethod = "tpe"\ntrials = 150\n')
     text = text.replace('initial_population = "random"', 'initial_population = "linear"')

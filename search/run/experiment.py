@@ -23,6 +23,7 @@ from ..data.tasks import randomized_seeds
 from ..engine import evaluator
 from ..engine.island_protocol import IslandMaker
 from ..engine.profile import WallClock
+from ..tune import TuneError
 from . import config as config_mod
 from . import tuning
 from .archipelago import Archipelago
@@ -372,14 +373,20 @@ class Search:
         folder = self.run_dir.path
         resume = (folder / tuning.HISTORY_FILE).is_file()
         options = tuning.stage_options(self.cfg, self.state.seed)
-        result = tuning.tune_into(folder, best, self.cfg, options, resume=resume,
-                                  checkpoint_seconds=self.checkpoint_seconds,
-                                  what="the run's best program")
-        summary = result.summary()
-        self.run_dir.event("tuned", program=result.program.listing(), **summary)
         if not self.result:             # resumed into this stage
             self.result = self._result(self.state.best.get("final_fitness"), best)
-        self.result["tuning"] = summary
+        try:
+            result = tuning.tune_into(folder, best, self.cfg, options, resume=resume,
+                                      checkpoint_seconds=self.checkpoint_seconds,
+                                      what="the run's best program")
+        except TuneError as exc:        # e.g. no live constants: the search itself is done
+            self.run_dir.event("tune_skipped", reason=str(exc))
+            if self.opts.on_warning:
+                self.opts.on_warning(f"tuning skipped: {exc}")
+        else:
+            summary = result.summary()
+            self.run_dir.event("tuned", program=result.program.listing(), **summary)
+            self.result["tuning"] = summary
         self.state.done = True
         self.state.phase = "done"
 

@@ -47,7 +47,8 @@ def format_report(result: TuneResult) -> str:
     lines.append(f"task runs: search {runs['search']:,}, select {runs['select']:,}, final "
                  f"{runs['final']:,} ({result.elapsed:.1f} s)")
     if result.chosen == 0:
-        lines.append("no setting beat the program as it was on the select tasks: kept as is")
+        where = "select" if result.before.select is not None else "search"
+        lines.append(f"no setting beat the program as it was on the {where} tasks: kept as is")
     for label, instruction, before, after in result.constants:
         lines.append(f"  {label:18s} {before:>12.6g} -> {after:<12.6g} ({instruction})")
     return "\n".join(lines)
