@@ -287,7 +287,7 @@ def test_a_tune_stage_with_nothing_to_tune_leaves_the_search_done(tmp_path):
 
 
 def test_a_search_killed_in_its_tune_stage_resumes_to_the_same_tuning(tmp_path):
-    text = config_text(extra='\n[tune]\nmethod = "tpe"\ntrials = 150\n')
+    text = config_text(extra='\n[tune]\nmethod = "tpe"\ntrials = 100\n')
     text = text.replace('initial_population = "random"', 'initial_population = "linear"')
     text = text.replace("seed = 5\n", "seed = 5\ncheckpoint_seconds = 0\nmax_individuals = 40\n")
     config = tmp_path / "stage.toml"
@@ -303,11 +303,11 @@ def test_a_search_killed_in_its_tune_stage_resumes_to_the_same_tuning(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     assert not json.loads((out / "tuning.json").read_text())["done"], "finished before the kill"
     resumed = run_azc("search", "--resume", out, "--plain")
-    assert resumed.returncode == 0 and "Tuned constants (tpe, 150 settings)" in resumed.stdout
+    assert resumed.returncode == 0 and "Tuned constants (tpe, 100 settings)" in resumed.stdout
     cfg = config_mod.load(config)
     reference = tmp_path / "reference"
     tune_into(reference, load(out / "best_program.json"), cfg,
-              TuneOptions(method="tpe", trials=150, seed=5), resume=False)
+              TuneOptions(method="tpe", trials=100, seed=5), resume=False)
     assert _without_timing(out) == _without_timing(reference)
     events = [json.loads(x)["event"] for x in (out / "events.jsonl").read_text().splitlines()]
     assert events[-3:] == ["final", "resumed", "tuned"]

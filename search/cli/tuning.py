@@ -75,8 +75,8 @@ def tune_command(target, config, method, trials, seed, halving, hyperband, eta, 
 
     Constants are the live CONST_SET values and the GAUSSIAN / UNIFORM init parameters, each
     searched sign-preserving on a log scale from 1/100 to 100 times its value (--decades; a
-    zero: in [-1, 1]).  Writes tuned.json (a program file, as best_program.json) and tuning.json (the
-    record, from which --resume continues)."""
+    zero: in [-1, 1]).  Writes tuned.json (a program file, as best_program.json) and
+    tuning.json (the record, from which --resume continues)."""
     program, cfg, folder = _where(Path(target), config, out)
     given = {k: v for k, v in dict(method=method, trials=trials, seed=seed, halving=halving,
                                     hyperband=hyperband, eta=eta, top=top,

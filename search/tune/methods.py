@@ -75,6 +75,7 @@ def grid_points(dims: int, trials: int) -> int:
 
 class RandomSampler:
     batch = 27
+    size = None         # points it can give: no end
 
     def __init__(self, dims: int, trials: int, seed: int):
         self.dims = dims
@@ -97,6 +98,7 @@ class CmaesSampler:
         self.cma = CMA(mean=np.full(dims, 0.5), sigma=CMA_SIGMA, bounds=bounds,
                        seed=_seed32(seed))
         self.batch = self.cma.population_size      # tell takes whole generations
+        self.size = None
 
     def ask(self, n: int) -> list:
         return [np.asarray(self.cma.ask(), dtype=float) for _ in range(n)]
@@ -108,6 +110,7 @@ class CmaesSampler:
 
 class TpeSampler:
     batch = 1           # sequential: each point sees every value before it
+    size = None
 
     def __init__(self, dims: int, trials: int, seed: int):
         try:

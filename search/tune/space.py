@@ -9,8 +9,9 @@ they are structure, not a constant, and stay as they are; so does dead code.
 Every method searches the unit cube, one coordinate per constant, 0.5 being the value the
 program has.  A non-zero value ``v`` maps sign-preserving and log-scale onto
 ``sign(v) * |v| * 10^[-D, +D]`` with D = ``DECADES`` by default (a learning rate of 0.01 is
-searched from 1e-4 to 1; a smaller D refines a winner that evolution has tuned already): constants found by mutation are right in sign and wrong in scale far more often than
-the other way round.  A zero has no scale: it is searched linearly in [-1, 1] (a Gaussian's
+searched from 1e-4 to 1; a smaller D refines a winner that evolution has tuned already):
+constants found by mutation are right in sign and wrong in scale far more often than the
+other way round.  A zero has no scale: it is searched linearly in [-1, 1] (a Gaussian's
 or uniform's zero stdev or bound alike).
 """
 from __future__ import annotations

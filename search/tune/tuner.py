@@ -149,11 +149,11 @@ class Tuner:
             raise TuneError(f"--halving needs at least eta = {opts.eta} search tasks to halve "
                             f"over, the config has {n_tasks}; drop --halving or lower --eta")
         draw = sampler(opts.method, len(self.found), opts.trials, opts.seed)
-        budget = min(opts.trials, getattr(draw, "size", opts.trials))
+        budget = opts.trials if draw.size is None else min(opts.trials, draw.size)
         self.log.trial(space.center(self.found))           # trial 0: the program as it is
         self.search(0, n_tasks)
         # cmaes tells whole generations: its brackets are one generation each
-        size = draw.batch if opts.method == "cmaes" or not opts.halving else None
+        size = draw.batch if opts.method == "cmaes" else None
         brackets = (halving.schedule(n_tasks, opts.eta, opts.hyperband, size) if opts.halving
                     else itertools.repeat((draw.batch, [n_tasks])))
         asked = 0
@@ -206,7 +206,8 @@ def tuned_program(base: Program, result: TuneResult) -> Program:
     meta = dict(base.meta)
     meta["tuning"] = result.summary()
     if "canonical_hash" in meta:
-        meta["canonical_hash"] = f"{canonical_hash(result.program, result.eval_type.task_mode):016x}"
+        h = canonical_hash(result.program, result.eval_type.task_mode)
+        meta["canonical_hash"] = f"{h:016x}"
     p = result.program
     return Program(p.setup, p.predict, p.learn, p.memory, meta)
 
