@@ -79,7 +79,18 @@ def tune_into(folder: Path, program: Program, cfg: Config, options: TuneOptions,
         raise ConfigError(f"the program has {program.memory.features} features but the config's "
                           f"tasks have {cfg.features}")
     check_available(options.method)
+    _drop_leftovers(folder)
     result = tune(program, task_lists(cfg), options, history, fingerprint=fingerprint(cfg),
                   resume=resume, what=what, checkpoint_seconds=checkpoint_seconds)
     result.program.save(folder / TUNED_FILE)
     return result
+
+
+def _drop_leftovers(folder: Path) -> None:
+    """Temporary files of an atomic write that a kill interrupted (never the real ones)."""
+    for name in (TUNED_FILE, HISTORY_FILE):
+        for leftover in folder.glob(f".{name}.*.tmp"):
+            try:
+                leftover.unlink()
+            except FileNotFoundError:
+                pass
