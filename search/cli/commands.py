@@ -35,6 +35,7 @@ from .inspection import evaluation_plan, export_command, export_hint, run_task, 
 from .lineage_view import render_chain
 from .plot import plot_run
 from .progress import make_progress
+from .tuning import tune_command
 
 # Commands let expected failures escape: AzcGroup maps them (cli.errors).  search_command
 # catches them itself, inside its signal handling (and adds what to do with the run directory
@@ -246,6 +247,13 @@ def _print_result(result: dict, run_dir: Path) -> None:
                    f"{'n/a' if sel is None else f'{sel:.6f}'}")
     if result.get("final_fitness") is not None:
         click.echo(f"Final evaluation fitness (on unseen data) = {result['final_fitness']:.6f}")
+    tuned = result.get("tuning")
+    if tuned is not None:
+        click.echo(f"Tuned constants ({tuned['method']}, {tuned['trials']} settings): "
+                   + ", ".join(f"{name} {_pair(tuned[f'{name}_fitness'])}"
+                               for name in ("search", "select", "final")
+                               if tuned[f"{name}_fitness"][0] is not None)
+                   + f"; tuned program: {run_dir / 'tuned.json'}")
     program = result.get("program")
     if program is None:
         click.echo(f"run directory: {run_dir}")
@@ -255,6 +263,11 @@ def _print_result(result: dict, run_dir: Path) -> None:
     click.echo("Algorithm found (canonical form: dead code removed, registers renumbered):")
     click.echo(render(program, "canonical", **run_task(run_dir)).rstrip())
     click.echo(f"run directory: {run_dir}  (export with: {export_hint(run_dir)})")
+
+
+def _pair(before_after) -> str:
+    before, after = before_after
+    return f"{before:.6f} -> {after:.6f}"
 
 
 @main.command("ops")
@@ -372,3 +385,4 @@ def baseline_command(config, programs, split):
 # ``azc export`` and ``azc show`` live in search.inspect_cli.
 main.add_command(export_command, "export")
 main.add_command(show_command, "show")
+main.add_command(tune_command, "tune")

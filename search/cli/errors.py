@@ -24,10 +24,11 @@ from ..data.tasks import TaskError
 from ..run.checkpoint import CheckpointError
 from ..run.config import ConfigError
 from ..run.rundir import RunDirError
+from ..tune import TuneError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, ProgramError, ExportError,
                                                 RunDirError, CheckpointError, TaskError,
-                                                CacheError)
+                                                CacheError, TuneError)
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1

@@ -31,6 +31,7 @@ from azcompile.program import Memory
 from ..data.registry import TASK_TYPES, build_tasks
 from ..data.tasks import TaskError, TaskSpec
 from ..engine.mutator import MUTATION_NAMES
+from ..tune import METHODS as TUNE_METHODS
 
 INITIAL_POPULATIONS = ("no_op", "random", "linear", "neural_net", "damaged_neural_net")
 WARM_START = "from:"        # initial_population = "from:PATH": a program file or a run directory
@@ -174,6 +175,14 @@ SCHEMA = {
         "migration": (_choice("deterministic", "async"), "deterministic"),
         "worker_timeout": (_float(0.0, low_open=True), 600.0),
     },
+    # The optional last stage of a search: the best program's constants tuned (search.tune).
+    "tune": {
+        "method": (_choice(*TUNE_METHODS), "random"), "trials": (_int(1), 100),
+        "seed": (_int(0, 2 ** 63), None),       # None: the run's seed
+        "halving": (_bool, False), "hyperband": (_bool, False), "eta": (_int(2), 3),
+        "top": (_int(1), 3),
+        "decades": (_float(0.0, 30.0, low_open=True), 2.0),
+    },
 }
 def _absolute_dir(key, v):
     if not isinstance(v, str) or not os.path.isabs(v):
@@ -215,6 +224,7 @@ class Config:
     extras: dict = field(default_factory=dict)
     base_dir: str = ""             # where relative data paths were resolved from
     run_dir_text: str = ""         # for RUN_DIR/config.toml: source_text with base_dir pinned
+    tune: dict | None = None       # [tune]: tune the best program's constants at the end
 
     @property
     def features(self) -> int:
@@ -392,7 +402,7 @@ def parse(text: str, source_path: str = "<config>", base_dir: str | None = None)
     sections = {s: _section(doc, s, SCHEMA[s]) for s in ("memory", "ops", "sizes", "evolution",
                                                            "experiment", "run")}
     optional = {s: (_section(doc, s, SCHEMA[s]) if s in doc else None)
-                for s in ("fec", "hurdles", "train_budget")}
+                for s in ("fec", "hurdles", "train_budget", "tune")}
     search = _task_list(doc, "search_tasks", True)
     select = _task_list(doc, "select_tasks", False)
     final = _task_list(doc, "final_tasks", False)
@@ -413,7 +423,8 @@ def parse(text: str, source_path: str = "<config>", base_dir: str | None = None)
                  sections["sizes"], sections["evolution"], optional["fec"], optional["hurdles"],
                  optional["train_budget"], sections["experiment"], sections["run"], search, select,
                  final, source_text=text, source_path=str(source_path), base_dir=base,
-                 run_dir_text=_pinned_text(text, doc, {"base_dir": base, "name": name}))
+                 run_dir_text=_pinned_text(text, doc, {"base_dir": base, "name": name}),
+                 tune=optional["tune"])
     _check_consistency(cfg)
     return cfg
 
@@ -457,6 +468,15 @@ def _check_consistency(cfg: Config) -> None:
         raise ConfigError("multiclass tasks cannot be mixed with scalar tasks in one config")
     if cfg.experiment["sufficient_fitness"] is not None and not cfg.select_tasks:
         raise ConfigError("experiment.sufficient_fitness needs [[select_tasks]] to check candidates on")
+    if cfg.tune and cfg.tune["halving"] and _task_count(cfg.search_tasks) < cfg.tune["eta"]:
+        raise ConfigError(f"tune.halving needs at least tune.eta = {cfg.tune['eta']} search "
+                          f"tasks to halve over; set halving = false or lower eta")
+    if cfg.tune and cfg.tune["hyperband"] and not cfg.tune["halving"]:
+        raise ConfigError("tune.hyperband needs tune.halving = true (its brackets are halvings)")
+
+
+def _task_count(specs) -> int:
+    return sum(spec.num_tasks for spec in specs)
 
 
 def override_data_dir(cfg: Config, data_dir: str) -> None:

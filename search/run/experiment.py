@@ -23,8 +23,9 @@ from ..data.tasks import randomized_seeds
 from ..engine import evaluator
 from ..engine.island_protocol import IslandMaker
 from ..engine.profile import WallClock
+from ..tune import TuneError
 from . import config as config_mod
-from . import precompile
+from . import precompile, tuning
 from .archipelago import Archipelago
 from .async_islands import AsyncArchipelago
 from .config import Config
@@ -72,6 +73,7 @@ class Search:
                                    if options.checkpoint_seconds is None
                                    else options.checkpoint_seconds)
         self.engine = options.engine or cfg.experiment["select_engine"]
+        tuning.check_stage(cfg)      # before the search, not after it
         self.kit = IslandKit.of(cfg)
         self.state = _new_state(cfg, options)      # a resume replaces it with the checkpoint's
         self.islands: Archipelago | None = None     # the running experiment's
@@ -190,6 +192,8 @@ class Search:
             self._evolve_step()
         elif phase == "final":
             self._final()
+        elif phase == "tune":
+            self._tune()
 
     def _start_experiment(self) -> None:
         cfg, state = self.cfg, self.state
@@ -352,17 +356,49 @@ class Search:
         state = self.state
         final, best_program = self.selection.final()
         best = state.best
-        self.result = {"experiments": state.experiment, "individuals": state.total_individuals,
-                       "elapsed": self.elapsed(), "best": best, "final_fitness": final,
-                       "program": best_program}
+        self.result = self._result(final, best_program)
         self.run_dir.event("final", experiments=state.experiment,
                            individuals=state.total_individuals, elapsed=round(self.elapsed(), 3),
                            search_fitness=best["search_fitness"] if best else None,
                            select_fitness=best["select_fitness"] if best else None,
                            final_fitness=finite(final),
                            program=best_program.listing() if best_program else None)
+        if self.cfg.tune and best_program is not None:
+            state.phase = "tune"
+            return
         state.done = True
         state.phase = "done"
+
+    def _result(self, final, program) -> dict:
+        state = self.state
+        return {"experiments": state.experiment, "individuals": state.total_individuals,
+                "elapsed": self.elapsed(), "best": state.best, "final_fitness": final,
+                "program": program}
+
+    def _tune(self) -> None:
+        """The ``[tune]`` stage: the best program's constants tuned into tuned.json, with its
+        record tuning.json as the stage's own checkpoint (a resume continues it)."""
+        self.save_checkpoint()          # a crash from here on resumes into this stage
+        best = self.selection.best_program()
+        folder = self.run_dir.path
+        resume = (folder / tuning.HISTORY_FILE).is_file()
+        options = tuning.stage_options(self.cfg, self.state.seed)
+        if not self.result:             # resumed into this stage
+            self.result = self._result(self.state.best.get("final_fitness"), best)
+        try:
+            result = tuning.tune_into(folder, best, self.cfg, options, resume=resume,
+                                      checkpoint_seconds=self.checkpoint_seconds,
+                                      what="the run's best program")
+        except TuneError as exc:        # e.g. no live constants: the search itself is done
+            self.run_dir.event("tune_skipped", reason=str(exc))
+            if self.opts.on_warning:
+                self.opts.on_warning(f"tuning skipped: {exc}")
+        else:
+            summary = result.summary()
+            self.run_dir.event("tuned", program=result.program.listing(), **summary)
+            self.result["tuning"] = summary
+        self.state.done = True
+        self.state.phase = "done"
 
 
 def _new_state(cfg: Config, options: RunOptions) -> SearchState:

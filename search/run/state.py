@@ -28,7 +28,8 @@ from .config import Config
 from .island_kit import eval_settings
 from .lineage import Lineage
 
-PHASES = ("start", "init", "evolve", "final")      # of an unfinished run ("done" when finished)
+# of an unfinished run ("done" when finished); "tune": the [tune] stage after the final one
+PHASES = ("start", "init", "evolve", "final", "tune")
 _INT, _NUM = validate.is_int, validate.is_number
 
 
