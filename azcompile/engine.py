@@ -1,9 +1,10 @@
 """Run a program on data: the ``interp``, ``compiled`` and ``auto`` engines.
 
 ``interp`` runs the program's own instruction arrays in the generated interpreter; it costs
-nothing to start.  ``compiled`` runs the canonical program's generated straight-line kernel
-(compiled once, then loaded from the cache).  Both give the same bits.  ``auto`` uses the
-compiled kernel when it is already cached or when the work clearly outweighs a compile.
+nothing to start.  ``compiled`` runs the canonical program's generated straight-line
+components (compiled once, then loaded from the cache) in the compiled driver.  Both give the
+same bits.  ``auto`` uses the compiled kernel when it is already cached or when the time the
+work would save outweighs a compile, as this process has measured compiles to cost.
 """
 from __future__ import annotations
 
@@ -20,8 +21,12 @@ from .kernel_pointer import KernelPointer
 from .liveness import canonical, live_instructions, stream_ids
 
 ENGINES = ("interp", "compiled", "auto")
-# Instruction executions above which compiling (~0.3 s) pays for itself in ``auto``.
-AUTO_COMPILE_WORK = 50_000_000
+# What the compiled tier saves per executed instruction over the interpreter (azc bench's
+# core figures: 1-4 ns on 4-16 features); ``auto`` compiles when the work saves more time
+# than the cache measures a compile to cost.
+SAVED_SECONDS_PER_INSTRUCTION = 2e-9
+# The work above which ``auto`` compiles, before any compile has been measured.
+AUTO_COMPILE_WORK = int(jit_cache.DEMO_CANDIDATE_COMPILE_SECONDS / SAVED_SECONDS_PER_INSTRUCTION)
 
 
 @dataclass
@@ -165,4 +170,5 @@ def _auto_choice(program, mode, n_steps, n_valid, epochs, cache) -> str:
         return "compiled"
     n_predict, n_learn = len(canon.predict), len(canon.learn)
     work = n_steps * (n_predict + n_learn) + max(epochs, 1) * n_valid * n_predict
-    return "compiled" if work > AUTO_COMPILE_WORK else "interp"
+    saved = work * SAVED_SECONDS_PER_INSTRUCTION
+    return "compiled" if saved > cache.expected_compile_seconds() else "interp"

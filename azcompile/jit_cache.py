@@ -33,6 +33,8 @@ from .cache_dir import (CacheError, private_dir, scratch_dir, serve_sources, tru
 from .kernel_pointer import COMPONENT, KernelPointer
 
 ENV_VAR = "AZC_CACHE_DIR"
+# A demo-sized candidate's compile (azc bench's core figures), until this process measures.
+DEMO_CANDIDATE_COMPILE_SECONDS = 0.7
 _lock = threading.Lock()
 
 
@@ -82,6 +84,7 @@ class KernelCache:
         self.capacity = capacity
         self._modules: OrderedDict[int, object] = OrderedDict()
         self._interpreters: dict[str, object] = {}   # few, and each a search's: never evicted
+        self._compile_seconds, self._compiles = DEMO_CANDIDATE_COMPILE_SECONDS, 0
         self.hits = self.misses = self.rebuilds = 0
         self._checked = False       # the directory is checked once, before its first use
         self._unwritable = False    # after a failed write, kernels go to a scratch folder
@@ -126,12 +129,23 @@ class KernelCache:
         tail = "" if features is None else f"_f{features}"
         return self.kernels / f"c_{program_hash:016x}{tail}.py"
 
+    def expected_compile_seconds(self) -> float:
+        """What compiling a new candidate costs, as measured on this cache's misses
+        (a running mean; before the first, the figure measured for a demo-sized one)."""
+        return self._compile_seconds
+
     def _load(self, program, program_hash: int):
         features = program.memory.features
-        return self._load_module(self.path_for(program_hash, features),
-                                 f"azc_kernel_{program_hash:016x}_f{features}",
-                                 codegen.candidate_source(program, program_hash),
-                                 warm_up=_warm_up)
+        start = time.perf_counter()
+        module = self._load_module(self.path_for(program_hash, features),
+                                   f"azc_kernel_{program_hash:016x}_f{features}",
+                                   codegen.candidate_source(program, program_hash),
+                                   warm_up=_warm_up)
+        if not module.components.stats.cache_hits:      # numba compiled it: a measurement
+            self._compiles += 1
+            self._compile_seconds += ((time.perf_counter() - start - self._compile_seconds)
+                                      / self._compiles)
+        return module
 
     def _load_module(self, path: Path, name: str, source: str, warm_up):
         """Import the generated module ``source`` from ``path`` (written if it holds other

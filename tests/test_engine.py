@@ -3,11 +3,12 @@ the executor's observable quirks, and clear errors for bad inputs."""
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
 
-from azcompile import engine
+from azcompile import engine, jit_cache
 from azcompile.engine import run
 from azcompile.eval_type import ACCURACY, MULTICLASS, RMS_ERROR
 from azcompile.jit_cache import KernelCache
@@ -120,6 +121,24 @@ def test_auto_compiles_large_work(tmp_path):
                      learn=prog.learn + instructions([("MATRIX_TRANSPOSE_OP", 0, 0, 0)] * 50),
                      memory=MEM)
     assert engine._auto_choice(padded, SCALAR_TASK, small, 100, 1, cache) == "interp"
+
+
+def test_auto_weighs_the_work_against_the_compiles_it_measured(tmp_path):
+    """A compile is measured when it happens; ``auto`` then compiles only work that saves more
+    time than that: the same work is interpreted when compiles prove slow."""
+    cache = KernelCache(tmp_path)
+    prog = readme_linear_regression(0.003)
+    assert cache.expected_compile_seconds() == jit_cache.DEMO_CANDIDATE_COMPILE_SECONDS
+    canon, h = canonical(prog)
+    start = time.perf_counter()
+    cache.get(canon, h)                                  # a fresh folder: numba compiles
+    took = time.perf_counter() - start
+    assert 0 < cache.expected_compile_seconds() <= took
+    steps = int(4 * cache.expected_compile_seconds() / engine.SAVED_SECONDS_PER_INSTRUCTION / 5)
+    other = readme_linear_regression(0.004)              # another program: not cached
+    assert engine._auto_choice(other, SCALAR_TASK, steps, 100, 1, cache) == "compiled"
+    cache._compile_seconds *= 10                         # compiles as slow as that
+    assert engine._auto_choice(other, SCALAR_TASK, steps, 100, 1, cache) == "interp"
 
 
 # ---- what the executor does ----------------------------------------------------------------
