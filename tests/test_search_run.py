@@ -398,3 +398,20 @@ def test_the_clock_counts_from_the_command_start(tmp_path):
     assert any(e["event"] == "stopped" for e in events)
     final = json.loads((tmp_path / "run" / "events.jsonl").read_text().splitlines()[-1])
     assert final["event"] == "final" and final["elapsed"] >= 100
+
+
+def test_the_search_loop_never_compiles_a_candidate(tmp_path, monkeypatch):
+    """Children are interpreted: the generation loop never waits for a numba compile of a
+    candidate (the compiled tier serves select and final evaluation when it pays)."""
+    from azcompile import jit_cache
+    from azcompile.search.run import config as config_mod
+    from azcompile.search.run.experiment import RunOptions, Search
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a candidate was compiled during the search")
+
+    monkeypatch.setattr(jit_cache.KernelCache, "get", forbidden)
+    search = Search(config_mod.load(TINY), RunOptions(out=tmp_path / "run", seed=3,
+                                                      engine="interp", max_individuals=3000))
+    search.run()
+    assert search.state.total_individuals >= 3000
