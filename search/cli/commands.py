@@ -202,6 +202,7 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
                 max_seconds=max_time, max_individuals=max_individuals,
                 checkpoint_seconds=checkpoint_every, config_arg=config,
                 started=startup.command_started(),
+                on_note=lambda message: click.echo(message, err=True),
                 progress=display.snapshot, on_event=display.event,
                 on_warning=lambda message: click.echo(f"warning: {message}", err=True),
                 should_stop=lambda: interrupt.requested is not None, backend=backend,

@@ -21,6 +21,7 @@ from typing import Callable
 
 from ..data.tasks import randomized_seeds
 from ..engine import evaluator
+from ..engine.island import Island
 from ..engine.island_protocol import IslandMaker
 from ..engine.profile import WallClock
 from ..tune import TuneError
@@ -57,6 +58,7 @@ class RunOptions:
     backend: str = "process"               # where islands run with workers > 1: "process", "ray"
     address: str | None = None             # the Ray cluster (None: a local one)
     started: float | None = None           # time.monotonic() at the command's start (None: now)
+    on_note: Callable[[str], None] | None = None     # a line of news for the user (stderr)
 
 
 class Search:
@@ -228,6 +230,9 @@ class Search:
 
     def _init_step(self) -> None:
         islands, state = self.islands, self.state
+        local = [isl for isl in islands.islands if isinstance(isl, Island)]
+        if local:                   # a cold start compiles on two cores (workers: in theirs)
+            precompile.prepare(local[0], note=self.opts.on_note)
         islands.initialize(self.kit.batch_size)
         precompile.release()        # the generation loop is compiled (or loaded) by now
         if islands.initialized == islands.size:

@@ -14,7 +14,7 @@ from ..data.tasks import TaskSpec
 from ..engine import evaluator
 from ..engine.island import Island
 from ..engine.mutator import MutatorSpec
-from . import initial, precompile
+from . import initial
 from .config import Config, build_task_list
 
 
@@ -72,10 +72,8 @@ class IslandKit:
 
     def island(self, specs: Sequence[TaskSpec], seed: int) -> Island:
         tasks = build_task_list(specs, "search_tasks")
-        island = Island(self.cfg, self.mutator, self.init_program, tasks, self.settings,
-                        seed=seed, batch_size=self.batch_size)
-        precompile.prepare(island)      # a cold start: compile on two cores
-        return island
+        return Island(self.cfg, self.mutator, self.init_program, tasks, self.settings,
+                      seed=seed, batch_size=self.batch_size)
 
 
 class LocalIslands:

@@ -32,8 +32,13 @@ _STALE_SECONDS = 900
 _state = {"prepared": False, "helper": None}
 
 
-def prepare(island) -> None:
-    """Before the first generation of ``island`` in this process (once per process)."""
+COMPILING_NOTE = ("compiling the search kernels for this machine (once: later runs load "
+                  "them from the cache)")
+
+
+def prepare(island, note=None) -> None:
+    """Before the first generation of ``island`` in this process (once per process);
+    ``note(line)`` hears of a compile about to take a while."""
     if _state["prepared"] or os.environ.get(_HELPER_ENV):
         return
     _state["prepared"] = True
@@ -41,6 +46,8 @@ def prepare(island) -> None:
     signature = tuple(typeof(a) for a in args)
     if signature in evolve.overloads or _cached(evolve, signature):
         return
+    if note is not None:
+        note(COMPILING_NOTE)
     _state["helper"] = _start_helper()
     atexit.register(release)
     child, evaluation = island.breeding.child, island.evaluation

@@ -59,8 +59,9 @@ class IslandServer:
         elif method == "sync":
             pass
         elif method in ("initialize", "evolve"):
+            from .precompile import prepare, release
+            prepare(island)             # a cold start compiles on two cores
             getattr(island, method)(*args)
-            from .precompile import release
             release()                   # the generation loop is compiled by now
         elif method == "state":
             return island.state(args[0])
