@@ -93,8 +93,9 @@ def interpreter_source(op_ids=None) -> str:
 
 def op_set_interpreter_source(op_ids, features: int) -> str:
     """The interpreter a search uses: the branches of its config's ops only (compile time
-    and dispatch shrink with the op set), the feature size built in, and an entry point
-    ``evaluate`` of the signature ``kernel_pointer.EVALUATE``."""
+    and dispatch shrink with the op set), the feature size built in, and the entry points
+    ``evaluate`` (one task, ``kernel_pointer.EVALUATE``) and ``evaluate_tasks`` (a batch of
+    tasks, ``kernel_pointer.EVALUATE_TASKS``: what the search calls)."""
     ids = sorted({int(i) for i in op_ids} | {0})
     names = textwrap.wrap(", ".join(_ops.OPS[i].name for i in ids), 88,
                           initial_indent="#   ", subsequent_indent="#   ")

@@ -10,7 +10,7 @@ parameter, is the one to read, and what ``driver.py`` imported on its own runs.
 from __future__ import annotations
 
 from . import jit_cache
-from .kernel_pointer import EVALUATE, KernelPointer
+from .kernel_pointer import EVALUATE, EVALUATE_TASKS, KernelPointer
 from .ops import OPS
 
 ALL_OPS = frozenset(op.id for op in OPS)
@@ -36,9 +36,21 @@ def evaluate_function(op_ids, features: int, cache: jit_cache.KernelCache | None
 
 def evaluate_pointer(op_ids, features: int,
                      cache: jit_cache.KernelCache | None = None) -> KernelPointer:
-    """``evaluate_function`` as a pointer the search loop calls (``kernel_pointer.EVALUATE``)."""
-    function = evaluate_function(op_ids, features, cache)
+    """``evaluate_function`` as a pointer (``kernel_pointer.EVALUATE``): one task a call."""
+    return _pointer(evaluate_function(op_ids, features, cache), EVALUATE)
+
+
+def evaluate_tasks_pointer(op_ids, features: int,
+                           cache: jit_cache.KernelCache | None = None) -> KernelPointer:
+    """The interpreter's ``evaluate_tasks`` for ``op_ids`` (all ops if None) and
+    ``features``, as the pointer the search loop calls (``kernel_pointer.EVALUATE_TASKS``)."""
+    ids = ALL_OPS if op_ids is None else frozenset(op_ids) | {0}
+    module = (cache or jit_cache.default_cache()).interpreter(ids, features)
+    return _pointer(module.evaluate_tasks, EVALUATE_TASKS)
+
+
+def _pointer(function, signature) -> KernelPointer:
     pointer = _pointers.get(id(function))
     if pointer is None or pointer.dispatcher is not function:
-        pointer = _pointers[id(function)] = KernelPointer(function, EVALUATE)
+        pointer = _pointers[id(function)] = KernelPointer(function, signature)
     return pointer

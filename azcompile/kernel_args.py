@@ -37,6 +37,21 @@ RunSettings = namedtuple("RunSettings", "train_steps valid_examples max_abs_erro
 # many rows as the arrays have: zero rows in a search).
 RunRecord = namedtuple("RunRecord", "train_errors valid_errors counters train_predictions "
                                     "valid_predictions")
+# Many tasks at once (a search's task set), padded to common shapes: per task its examples
+# and epoch order (float64[T, n, F], float64[T, n], int32[T, steps]), and its numbers
+# (int64[T] each): distinct training examples, full train budget, validation examples,
+# eval type, classes.
+TaskBatch = namedtuple("TaskBatch", "x_train y_train x_valid y_valid order n_train max_steps "
+                                    "n_valid eval_type num_classes")
+
+# One run per task of a TaskBatch: its train budget (int64[T]; negative: the task does not
+# run) and validation examples (int64[T]), and the settings all runs share.
+RunBatch = namedtuple("RunBatch", "train_steps valid_examples max_abs_error seed n_record")
+
+# What those runs leave, per task: recorded errors (float64[T, n]) and the counters
+# (int64[T, N_COUNTERS]); ``predictions`` is a zero-row array (no prediction is recorded).
+RecordBatch = namedtuple("RecordBatch", "train_errors valid_errors counters predictions")
+
 # RunRecord.counters fields: errors recorded, train steps done, and the component calls
 # made, all and Learn's (with the components' sizes: the instructions executed).
 TRAIN_ERRORS_RECORDED, VALID_ERRORS_RECORDED, STEPS_DONE, CALLS, LEARN_CALLS = range(5)
@@ -56,3 +71,9 @@ def new_record(errors: int = 0, train_rows: int = 0, valid_rows: int = 0,
     """Room for ``errors`` recorded errors of each kind and the given prediction rows."""
     return RunRecord(np.zeros(errors), np.zeros(errors), np.zeros(N_COUNTERS, dtype=np.int64),
                      np.full((train_rows, outputs), np.nan), np.full((valid_rows, outputs), np.nan))
+
+
+def new_record_batch(tasks: int, errors: int) -> RecordBatch:
+    """Room for ``errors`` recorded errors of each kind per task, and the counters."""
+    return RecordBatch(np.zeros((tasks, errors)), np.zeros((tasks, errors)),
+                       np.zeros((tasks, N_COUNTERS), dtype=np.int64), np.zeros((0, 1)))

@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numba import types, typeof
 
-from .kernel_args import ProgramArrays, RunSettings, TaskData, new_record, new_registers
+from .kernel_args import (ProgramArrays, RunBatch, RunSettings, TaskBatch, TaskData,
+                          new_record, new_record_batch, new_registers)
 
 _I32 = np.zeros((1, 1, 1), dtype=np.int32)
 
@@ -33,11 +34,24 @@ def _bundle_types():
             typeof(new_record(1, 1, 1)))
 
 
+def _batch_types():
+    f3, f2, i64 = np.zeros((1, 1, 1)), np.zeros((1, 1)), np.zeros(1, dtype=np.int64)
+    tasks = TaskBatch(f3, f2, f3, f2, np.zeros((1, 1), dtype=np.int32), i64, i64, i64, i64, i64)
+    runs = RunBatch(i64, i64, 1.0, np.uint64(0), 1)
+    return typeof(tasks), typeof(runs), typeof(new_record_batch(1, 1))
+
+
 PROGRAM_TYPE, TASK_TYPE, RUN_TYPE, REGISTERS_TYPE, RECORD_TYPE = _bundle_types()
+TASK_BATCH_TYPE, RUN_BATCH_TYPE, RECORD_BATCH_TYPE = _batch_types()
 
 # An interpreter kernel: fitness of (program, task, run settings, memory, record), the
 # feature size built in.
 EVALUATE = types.float64(PROGRAM_TYPE, TASK_TYPE, RUN_TYPE, REGISTERS_TYPE, RECORD_TYPE)
+
+# The same on many tasks in one call (what the search calls: a call through a pointer
+# costs ~2 ns per array it passes, ~100 ns for EVALUATE's): fitness[t] of each task that runs.
+EVALUATE_TASKS = types.none(PROGRAM_TYPE, TASK_BATCH_TYPE, RUN_BATCH_TYPE, REGISTERS_TYPE,
+                            RECORD_BATCH_TYPE, types.float64[::1])
 
 # A compiled candidate: run component ``comp`` (0 Setup, 1 Predict, 2 Learn) on the memory,
 # with the random-op seed and the call number (the random streams' position).

@@ -29,8 +29,8 @@ from azcompile import engine, interpreter
 from azcompile.engine import call_compiled
 from azcompile.eval_type import EvalType
 from azcompile.kernel_args import (CALLS, LEARN_CALLS, STEPS_DONE, TRAIN_ERRORS_RECORDED,
-                                   VALID_ERRORS_RECORDED, ProgramArrays, RunSettings, TaskData,
-                                   new_record, new_registers)
+                                   VALID_ERRORS_RECORDED, ProgramArrays, RunBatch, TaskBatch,
+                                   new_record_batch, new_registers)
 from azcompile.liveness import canonicalize, feature_dependent, fill_stream_ids
 from azcompile.ops import OP_ARRAYS
 from azcompile.rng import mix64, new_state, next_u64
@@ -56,11 +56,9 @@ _COST = OP_ARRAYS["cost"]
 
 # ---- the bundles the search kernels take (named tuples: numba reads fields by name) -----
 
-# The search's tasks, padded to common shapes: per task its examples, epoch order, and
-# n_train (distinct training examples), max_steps (its full train budget), n_valid,
-# eval_type and num_classes (int64[T] each).
-TaskSet = namedtuple("TaskSet", "x_train y_train x_valid y_valid order n_train max_steps "
-                                "n_valid eval_type num_classes")
+# The search's tasks, padded to common shapes (kernel_args.TaskBatch: the interpreter
+# takes them whole).
+TaskSet = TaskBatch
 
 # EvalSettings as the kernels read it, with the programs' memory sizes (register counts)
 # and the task mode (liveness SCALAR_TASK / VECTOR_TASK) that canonicalisation needs.
@@ -72,11 +70,14 @@ KernelSettings = namedtuple("KernelSettings", "combination fec fec_train fec_val
 
 # Buffers one evaluation reuses: the program's memory, the canonical form of the program
 # being evaluated (code, data, size) with its random-op stream ids and an all-live mask to
-# number them with (every canonical instruction is live), the FEC probe's recorded errors
-# and the run counters, per task the fitness, the train budget of a pending full run and the
-# FEC fingerprint, and the cycles spent per phase (search.profile).
-Workspace = namedtuple("Workspace", "registers canonical stream all_live record task_fitness "
-                                    "pending_steps fec_keys profile")
+# number them with (every canonical instruction is live), per task the FEC probe's recorded
+# errors and the run counters (kernel_args.RecordBatch), the fitness, the train budget of a
+# pending full run, the FEC fingerprint, the train steps and validation examples of the
+# runs about to be made (-1 steps: no run) and a probe's fitness, and the cycles spent per
+# phase (search.profile).
+Workspace = namedtuple("Workspace", "registers canonical stream all_live records task_fitness "
+                                    "pending_steps fec_keys run_steps run_valid probe_fitness "
+                                    "profile")
 ProgramBuffers = namedtuple("ProgramBuffers", "code data size")
 
 # What persists between children: the FEC cache (fingerprint -> per-task fitness), the
@@ -136,18 +137,17 @@ def _combine(values, how):
 # profile: whole sub-bundles in evaluate_program alone cost ~0.3 us per child, 1%).
 
 # Inlined, as _charge is: a numba call that takes the whole Evaluation passes each of its
-# ~40 arrays as seven machine words, which costs more than the call does (it is made once
-# per task per child).
+# ~40 arrays as seven machine words, which costs more than the call does.
 @njit(cache=True, inline="always")
-def _run_task(program, evaluation, t, n_steps, n_valid, n_record, seed):
-    """One executor run of ``program`` (the canonical form, with stream ids) on task ``t``."""
-    tasks = evaluation.tasks
-    task = TaskData(tasks.x_train[t], tasks.y_train[t], tasks.order[t], tasks.n_train[t],
-                    tasks.x_valid[t], tasks.y_valid[t], tasks.n_valid[t], tasks.eval_type[t],
-                    tasks.num_classes[t])
-    run = RunSettings(n_steps, n_valid, evaluation.settings.max_abs_error, seed, n_record)
-    return evaluation.kernel(program, task, run, evaluation.workspace.registers,
-                             evaluation.workspace.record)
+def _run_tasks(program, evaluation, n_record, seed, fitness):
+    """One executor run of ``program`` (the canonical form, with stream ids) on each task t
+    with ``run_steps[t]`` >= 0 train steps and ``run_valid[t]`` validation examples, in one
+    call of the interpreter (a call through its pointer costs ~100 ns: one per task would be
+    ~1.5 us per child); fitness into ``fitness[t]``."""
+    ws = evaluation.workspace
+    runs = RunBatch(ws.run_steps, ws.run_valid, evaluation.settings.max_abs_error, seed,
+                    n_record)
+    evaluation.kernel(program, evaluation.tasks, runs, ws.registers, ws.records, fitness)
 
 
 @njit(cache=True)
@@ -183,15 +183,15 @@ def _hurdle_observe(hurdle, estimate, every, percentile):
 
 
 @njit(cache=True, inline="always")
-def _charge(evaluation):
-    """Count the steps and the instructions of the run that just finished (the canonical
-    form's: dead code is never executed)."""
-    stats, counters = evaluation.stats, evaluation.workspace.record.counters
+def _charge(evaluation, t):
+    """Count the steps and the instructions of task ``t``'s run that just finished (the
+    canonical form's: dead code is never executed)."""
+    stats, counters = evaluation.stats, evaluation.workspace.records.counters
     size = evaluation.workspace.canonical.size
-    steps, learns = counters[STEPS_DONE], counters[LEARN_CALLS]
+    steps, learns = counters[t, STEPS_DONE], counters[t, LEARN_CALLS]
     stats[S_TRAIN_STEPS] += steps
     stats[S_EXECUTED_STEPS] += steps
-    predicts = counters[CALLS] - 1 - learns            # one call was Setup
+    predicts = counters[t, CALLS] - 1 - learns         # one call was Setup
     stats[S_INSTRUCTIONS] += size[0] + predicts * size[1] + learns * size[2]
 
 
@@ -202,50 +202,81 @@ def _probe_and_budget(code, size, program, evaluation):
     number pending."""
     settings, stats = evaluation.settings, evaluation.stats
     max_steps, n_valid = evaluation.tasks.max_steps, evaluation.tasks.n_valid
-    fits, pending = evaluation.workspace.task_fitness, evaluation.workspace.pending_steps
-    keys, fec_cache = evaluation.workspace.fec_keys, evaluation.caches.fec
-    train_errors, valid_errors = (evaluation.workspace.record.train_errors,
-                                  evaluation.workspace.record.valid_errors)
-    counters = evaluation.workspace.record.counters
+    ws = evaluation.workspace
+    fits, pending, steps, valid = ws.task_fitness, ws.pending_steps, ws.run_steps, ws.run_valid
+    keys, fec_cache = ws.fec_keys, evaluation.caches.fec
+    train_errors, valid_errors = ws.records.train_errors, ws.records.valid_errors
+    counters = ws.records.counters
     costs = _program_costs(code, size)
-    n_pending = 0
     for t in range(max_steps.shape[0]):
-        n_steps = max_steps[t]
         pending[t] = 0
         fits[t] = 0.0
-        if settings.budget and _budget_refuses(costs, n_steps, settings):
+        steps[t] = -1
+        if settings.budget and _budget_refuses(costs, max_steps[t], settings):
             stats[S_BUDGET_REJECTS] += 1
             continue                     # no training steps: fitness 0, as the reference
         if settings.fec:
-            probe = min(settings.fec_train, n_steps)
-            _run_task(program, evaluation, t, probe, min(settings.fec_valid, n_valid[t]),
-                      FEC_ERRORS, np.uint64(fec.FEC_SEED))
-            _charge(evaluation)
-            keys[t] = fec.fingerprint(train_errors, counters[TRAIN_ERRORS_RECORDED],
-                                      valid_errors, counters[VALID_ERRORS_RECORDED], t, n_steps)
-            hit, cached = fec.lookup(fec_cache, keys[t], settings.fec_forget_every)
-            if hit:
-                stats[S_FEC_HITS] += 1
-                fits[t] = cached
-                continue
-            stats[S_FEC_MISSES] += 1
-        pending[t] = n_steps
-        n_pending += 1
-    return n_pending
+            steps[t] = min(settings.fec_train, max_steps[t])
+            valid[t] = min(settings.fec_valid, n_valid[t])
+        else:
+            pending[t] = max_steps[t]
+    if not settings.fec:
+        return _count_pending(pending)
+    # The probes of every task, then their fingerprints and lookups in task order (as the
+    # reference's per-task order: the probes touch no cache).
+    _run_tasks(program, evaluation, FEC_ERRORS, np.uint64(fec.FEC_SEED), ws.probe_fitness)
+    for t in range(max_steps.shape[0]):
+        if steps[t] < 0:
+            continue
+        _charge(evaluation, t)
+        keys[t] = fec.fingerprint(train_errors[t], counters[t, TRAIN_ERRORS_RECORDED],
+                                  valid_errors[t], counters[t, VALID_ERRORS_RECORDED], t,
+                                  max_steps[t])
+        hit, cached = fec.lookup(fec_cache, keys[t], settings.fec_forget_every)
+        if hit:
+            stats[S_FEC_HITS] += 1
+            fits[t] = cached
+            continue
+        stats[S_FEC_MISSES] += 1
+        pending[t] = max_steps[t]
+    return _count_pending(pending)
+
+
+@njit(cache=True, inline="always")
+def _count_pending(pending):
+    n = 0
+    for t in range(pending.shape[0]):
+        if pending[t] > 0:
+            n += 1
+    return n
+
+
+@njit(cache=True, inline="always")
+def _plan_runs(evaluation, fraction):
+    """Runs of the pending tasks: ``fraction`` of each one's budget (at least one step; 1.0:
+    the whole), all of its validation examples."""
+    ws, n_valid = evaluation.workspace, evaluation.tasks.n_valid
+    for t in range(ws.pending_steps.shape[0]):
+        ws.run_valid[t] = n_valid[t]
+        if ws.pending_steps[t] <= 0:
+            ws.run_steps[t] = -1
+        elif fraction < 1.0:
+            ws.run_steps[t] = max(1, int(ws.pending_steps[t] * fraction))
+        else:
+            ws.run_steps[t] = ws.pending_steps[t]
 
 
 @njit(cache=True)
 def _stage_one(program, evaluation, seed):
     """Hurdle stage 1: pending tasks train on a fraction of their budget.  Returns the
     combined estimate (known fitnesses for the other tasks)."""
-    settings, n_valid = evaluation.settings, evaluation.tasks.n_valid
-    pending = evaluation.workspace.pending_steps
+    settings = evaluation.settings
     estimate = evaluation.workspace.task_fitness.copy()
-    for t in range(pending.shape[0]):
-        if pending[t] > 0:
-            short = max(1, int(pending[t] * settings.hurdle_fraction))
-            estimate[t] = _run_task(program, evaluation, t, short, n_valid[t], 0, seed)
-            _charge(evaluation)
+    _plan_runs(evaluation, settings.hurdle_fraction)
+    _run_tasks(program, evaluation, 0, seed, estimate)
+    for t in range(estimate.shape[0]):
+        if evaluation.workspace.run_steps[t] >= 0:
+            _charge(evaluation, t)
     guess = _combine(estimate, settings.combination)
     evaluation.stats[S_HURDLE_TESTS] += 1
     _hurdle_observe(evaluation.caches.hurdle, guess, settings.hurdle_every,
@@ -295,7 +326,7 @@ def _evaluate_miss(code, size, program, evaluation, h, cacheable):
     """A canonical-cache miss: pre-filter, budget, FEC probe, hurdle, full evaluation.
     ``code``/``size`` are the program as evaluated (the budget counts its dead code),
     ``program`` its canonical form."""
-    settings, stats, n_valid = evaluation.settings, evaluation.stats, evaluation.tasks.n_valid
+    settings, stats = evaluation.settings, evaluation.stats
     fits, pending = evaluation.workspace.task_fitness, evaluation.workspace.pending_steps
     keys, canon_cache = evaluation.workspace.fec_keys, evaluation.caches.canonical
     if settings.prefilter and not feature_dependent(program.code, program.size, settings.scalars,
@@ -314,10 +345,11 @@ def _evaluate_miss(code, size, program, evaluation, h, cacheable):
             if cacheable:
                 fec.insert(canon_cache, h, guess)
             return guess
+    _plan_runs(evaluation, 1.0)
+    _run_tasks(program, evaluation, 0, seed, fits)
     for t in range(pending.shape[0]):
         if pending[t] > 0:
-            fits[t] = _run_task(program, evaluation, t, pending[t], n_valid[t], 0, seed)
-            _charge(evaluation)
+            _charge(evaluation, t)
             if settings.fec:
                 fec.insert(evaluation.caches.fec, keys[t], fits[t])
     fitness = _combine(fits, settings.combination)
@@ -382,9 +414,11 @@ def new_workspace(memory, capacity: int, n_tasks: int) -> Workspace:
         registers=new_registers(memory.scalars, memory.vectors, memory.matrices, memory.features),
         canonical=canonical, stream=np.full((3, capacity), -1, dtype=np.int32),
         all_live=np.ones((3, capacity), dtype=np.bool_),
-        record=new_record(FEC_ERRORS),        # no prediction recording in search
+        records=new_record_batch(n_tasks, FEC_ERRORS),    # no prediction recording in search
         task_fitness=np.zeros(n_tasks), pending_steps=np.zeros(n_tasks, dtype=np.int64),
-        fec_keys=np.zeros(n_tasks, dtype=np.uint64), profile=new_profile())
+        fec_keys=np.zeros(n_tasks, dtype=np.uint64),
+        run_steps=np.zeros(n_tasks, dtype=np.int64), run_valid=np.zeros(n_tasks, dtype=np.int64),
+        probe_fitness=np.zeros(n_tasks), profile=new_profile())
 
 
 def new_hurdle(window: int) -> np.ndarray:
@@ -423,7 +457,7 @@ def new_evaluation(tasks, memory, settings: EvalSettings, capacity: int, seed: i
     return Evaluation(tasks=task_set(tasks), workspace=new_workspace(memory, capacity, len(tasks)),
                       caches=new_caches(settings), settings=settings.bundle(mode, memory),
                       stats=new_stats(), rng=new_state(seed),
-                      kernel=interpreter.evaluate_pointer(op_ids, memory.features))
+                      kernel=interpreter.evaluate_tasks_pointer(op_ids, memory.features))
 
 
 class Evaluator:
