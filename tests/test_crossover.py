@@ -14,11 +14,11 @@ from azcompile.search.engine import evaluator
 from azcompile.search.engine.evolution import crossover, mate_tournament
 from azcompile.search.engine.mutator import CROSSOVER, MUTATION_LABELS
 from azcompile.search.engine.population import check_instructions
+from azcompile.search.run import checkpoint as ckpt
+from azcompile.search.run.config import parse
 from cli_checks import assert_user_error, run_azc
 from kill_resume import killed_and_resumed, run_to_end
 from test_evolution import BASE, assert_clean, make_island
-
-from azcompile.search.run.config import parse
 
 TINY = Path(__file__).resolve().parent / "data" / "tiny.toml"
 
@@ -134,3 +134,14 @@ def test_bad_crossover_settings_are_one_config_error(tmp_path, edit, needle):
     path = tmp_path / "bad.toml"
     path.write_text(TINY.read_text().replace("[evolution]\n", f"[evolution]\n{edit}\n"))
     assert_user_error(run_azc("search", path, "--out", tmp_path / "run"), needle)
+
+
+def test_a_config_without_crossover_keeps_its_hash():
+    """The new keys at their defaults are left out of the configuration record, so runs
+    checkpointed before crossover existed still resume; setting one changes the hash."""
+    plain = ckpt.config_document(config())
+    assert not {"crossover_prob", "speciation", "species_width"} & set(plain["evolution"])
+    assert "controller" not in plain
+    crossed = ckpt.config_document(config(crossover_prob=0.1))
+    assert crossed["evolution"]["crossover_prob"] == 0.1
+    assert ckpt.document_hash(crossed) != ckpt.document_hash(plain)
