@@ -64,23 +64,19 @@ def test_reinforce_improves_the_mean_sampled_fitness():
 
 def test_a_fixed_seed_reproduces_and_the_state_continues_the_run():
     cfg = rl_config()
-    a, _ = _run(cfg, seed=4, batches=6)
-    b, _ = _run(cfg, seed=4, batches=3)
-    state = {k: v.copy() for k, v in b.state("").items()}
-    c = make_island(cfg, seed=99)
-    c.restore(state, "")
-    for _ in range(3):
-        c.evolve(POP)
-    for isl in (b, c):
-        if isl is b:
-            for _ in range(3):
-                b.evolve(POP)
-        assert np.array_equal(a.pop.code, isl.pop.code)
-        assert np.array_equal(a.pop.fitness, isl.pop.fitness)
-        assert np.array_equal(a.controller.theta, isl.controller.theta)
-        assert np.array_equal(a.controller.adam_v, isl.controller.adam_v)
+    whole, _ = _run(cfg, seed=4, batches=6)
+    half, _ = _run(cfg, seed=4, batches=3)
+    resumed = make_island(cfg, seed=99)
+    resumed.restore({k: v.copy() for k, v in half.state("").items()}, "")
+    for isl in (half, resumed):
+        for _ in range(3):
+            isl.evolve(POP)
+        assert np.array_equal(whole.pop.code, isl.pop.code)
+        assert np.array_equal(whole.pop.fitness, isl.pop.fitness)
+        assert np.array_equal(whole.controller.theta, isl.controller.theta)
+        assert np.array_equal(whole.controller.adam_v, isl.controller.adam_v)
     other, _ = _run(cfg, seed=5, batches=6)
-    assert not np.array_equal(a.controller.theta, other.controller.theta)
+    assert not np.array_equal(whole.controller.theta, other.controller.theta)
 
 
 @pytest.mark.parametrize("name, value, needle", [
