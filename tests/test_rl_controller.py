@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from azcompile.rng import new_state
+from azcompile.search.cli.lineage_view import render_chain
 from azcompile.search.engine.island import Island
 from azcompile.search.engine.mutator import MUTATION_LABELS, SAMPLED
 from azcompile.search.engine.population import check_instructions
@@ -102,6 +103,7 @@ def test_an_rl_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path):
     reference = run_to_end(path, tmp_path / "ref", seed=11)
     assert reference == killed_and_resumed(path, tmp_path / "killed", seed=11,
                                            progress_before_kill=3)
+    assert "rl_sample" in render_chain(tmp_path / "killed")     # its lineage says what made it
 
 
 @pytest.mark.parametrize("edit, needle", [
