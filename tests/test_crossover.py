@@ -17,10 +17,12 @@ from azcompile.search.engine.population import check_instructions
 from azcompile.search.run import checkpoint as ckpt
 from azcompile.search.run.config import parse
 from cli_checks import assert_user_error, run_azc
+from test_search_run import azc_in_process
 from kill_resume import killed_and_resumed, run_to_end
 from test_evolution import BASE, assert_clean, make_island
 
 TINY = Path(__file__).resolve().parent / "data" / "tiny.toml"
+NEEDLE_IN_A_PROCESS = "crossover_prob is 0"
 
 
 def config(**evolution):
@@ -133,7 +135,9 @@ def test_a_crossover_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_pat
 def test_bad_crossover_settings_are_one_config_error(tmp_path, edit, needle):
     path = tmp_path / "bad.toml"
     path.write_text(TINY.read_text().replace("[evolution]\n", f"[evolution]\n{edit}\n"))
-    assert_user_error(run_azc("search", path, "--out", tmp_path / "run"), needle)
+    # one case through a real process (the exit status and stderr as a user sees them)
+    run = run_azc if needle == NEEDLE_IN_A_PROCESS else azc_in_process
+    assert_user_error(run("search", path, "--out", tmp_path / "run"), needle)
 
 
 def test_a_config_without_crossover_keeps_its_hash():

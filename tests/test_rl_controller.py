@@ -17,11 +17,13 @@ from azcompile.search.engine.validate import CheckpointError
 from azcompile.search.run.config import parse
 from azcompile.search.run.island_kit import eval_settings
 from cli_checks import assert_user_error, run_azc
+from test_search_run import azc_in_process
 from kill_resume import killed_and_resumed, run_to_end
 from test_evolution import BASE, assert_clean, make_island
 
 TINY = Path(__file__).resolve().parent / "data" / "tiny.toml"
 POP = 32
+NEEDLE_IN_A_PROCESS = "learning_rate"
 
 
 def rl_config(controller: str = "learning_rate = 0.1"):
@@ -120,4 +122,6 @@ def test_bad_controller_settings_are_one_config_error(tmp_path, edit, needle):
         edit = "[controller]\n" + controller
     path = tmp_path / "bad.toml"
     path.write_text(f"{text}\n{edit}")
-    assert_user_error(run_azc("search", path, "--out", tmp_path / "run"), needle)
+    # one case through a real process (the exit status and stderr as a user sees them)
+    run = run_azc if needle == NEEDLE_IN_A_PROCESS else azc_in_process
+    assert_user_error(run("search", path, "--out", tmp_path / "run"), needle)
