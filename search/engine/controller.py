@@ -44,6 +44,11 @@ ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
 COUNTERS = ("adam_steps", "baseline", "baseline_set")
 
 
+def _summed(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """``values`` added up per parameter ``index`` (np.add.at, several times faster)."""
+    return np.bincount(index.ravel(), weights=values.ravel(), minlength=n)
+
+
 def _f32(x: np.ndarray) -> np.ndarray:
     return x.astype(np.float32).astype(np.float64)
 
@@ -154,7 +159,7 @@ class Controller:
         entropy = -(p * logp).sum(axis=1, keepdims=True)
         dec.index.append(index)
         dec.score.append(onehot - p)
-        np.add.at(dec.entropy_grad, index, -p * (logp + entropy))
+        dec.entropy_grad += _summed(index, -p * (logp + entropy), dec.entropy_grad.shape[0])
         return choice
 
     def _op_data(self, rng, data, c, i, op, dec) -> None:
@@ -199,7 +204,7 @@ class Controller:
         advantage = reward - baseline
         grad = self.entropy_weight * dec.entropy_grad / B
         for index, score in zip(dec.index, dec.score):
-            np.add.at(grad, index, advantage[:, None] * score / B)
+            grad += _summed(index, advantage[:, None] * score / B, grad.shape[0])
         for has_const, slot, d_mean, d_log_std in dec.const_rows:
             a = advantage * has_const / B
             grad[self.offsets["mean"] + slot] += (a * d_mean).sum()
