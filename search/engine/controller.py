@@ -45,7 +45,7 @@ COUNTERS = ("adam_steps", "baseline", "baseline_set")
 
 
 def _summed(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """``values`` added up per parameter ``index`` (np.add.at, several times faster)."""
+    """``values`` added up per parameter ``index`` (what np.add.at does, several times faster)."""
     return np.bincount(index.ravel(), weights=values.ravel(), minlength=n)
 
 
