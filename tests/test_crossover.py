@@ -120,10 +120,11 @@ def test_a_crossover_run_logs_crossover_children(speciation):
 def test_a_crossover_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path):
     path = tmp_path / "tiny_crossover.toml"
     path.write_text(TINY.read_text().replace(
-        "[evolution]\n", "[evolution]\ncrossover_prob = 0.3\nspeciation = true\n"))
+        "[evolution]\n", "[evolution]\ncrossover_prob = 0.3\nspeciation = true\n")
+        .replace("max_experiments = 3", "max_experiments = 1"))
     reference = run_to_end(path, tmp_path / "ref", seed=11)
     assert reference == killed_and_resumed(path, tmp_path / "killed", seed=11,
-                                           progress_before_kill=6)
+                                           progress_before_kill=4)
 
 
 @pytest.mark.parametrize("edit, needle", [
