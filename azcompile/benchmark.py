@@ -7,7 +7,7 @@ F = 4, 8, 16 features and 100 or 1000 training examples (100 validation examples
 * interp, numba loop:    microseconds per evaluation (Setup + one training epoch + one
                          validation pass) with the interpreter kernel called from inside
                          numba, as the search calls it (no Python call overhead);
-* interp, from Python:   the same through ``engine.call_literal`` once per evaluation;
+* interp, from Python:   the same through ``engine.call_compiled`` once per evaluation;
 * compiled, numba loop / from Python: the same for the candidate's compiled kernel;
 * compile:               seconds to generate + numba-compile one candidate in a fresh cache
                          directory (what a cache miss costs);

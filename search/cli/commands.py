@@ -5,10 +5,12 @@ prints one ``error:`` line and exits with status 2; Ctrl-C saves a checkpoint fi
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -31,6 +33,7 @@ from ..run.rundir import free_dir
 from ..run.workers import WorkerError
 from . import errors, startup
 from .bench import format_results, run_suite
+from .bench_strategies import STRATEGIES, compare, format_comparison
 from .inspection import evaluation_plan, export_command, export_hint, run_task, show_command
 from .lineage_view import render_chain
 from .plot import plot_run
@@ -286,9 +289,30 @@ def ops_command():
 @click.option("--only", type=click.Choice(["cold_start", "scaling", "coordinator"]), multiple=True,
               help="Only these figures (repeatable): the cold start, worker scaling, the "
                    "coordinator's cost.")
-def bench_command(quick, json_path, only):
+@click.option("--strategies", is_flag=True,
+              help="Instead: compare the search strategies (success rate, individuals and "
+                   "time to solve) on --config for --seeds seeds under --budget individuals.")
+@click.option("--config", "strategy_config", default="demo", show_default=True,
+              help="With --strategies: a bundled example or CONFIG.toml.")
+@click.option("--seeds", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="With --strategies: seeds 1..N.")
+@click.option("--budget", type=click.IntRange(1), default=1_000_000, show_default=True,
+              help="With --strategies: individuals per run.")
+@click.option("--strategy", "only_strategies", type=click.Choice(list(STRATEGIES)), multiple=True,
+              help="With --strategies: only these (repeatable).")
+def bench_command(quick, json_path, only, strategies, strategy_config, seeds, budget,
+                  only_strategies):
     """Measure speed: cold start, evaluation per tier, compile and load, demo throughput, time
-    to solve, the nonlinear test, worker scaling, the coordinator's cost with many islands."""
+    to solve, the nonlinear test, worker scaling, the coordinator's cost with many islands.
+    With --strategies: the search strategies compared on one config under one budget."""
+    if strategies:
+        workdir = Path(tempfile.mkdtemp(prefix="azc-bench-strategies-"))
+        results = compare(strategy_config, range(1, seeds + 1), budget, workdir,
+                          only_strategies, echo=lambda m: click.echo(m, err=True))
+        Path(json_path).write_text(json.dumps(results, indent=1) + "\n")
+        click.echo(format_comparison(results))
+        click.echo(f"(figures written to {json_path})")
+        return
     results = run_suite(quick, Path(json_path), echo=lambda m: click.echo(m, err=True),
                         only=only)
     click.echo(format_results(results))

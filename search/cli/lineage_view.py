@@ -18,7 +18,7 @@ from azcompile.liveness import dead_code_eliminated
 from azcompile.ops import NUM_OPS
 from azcompile.program import Program, ProgramError, load
 
-from ..engine.mutator import MUTATION_LABELS
+from ..engine.mutator import MUTATION_LABELS, SAMPLED
 from ..run import config as config_mod
 from ..run.rundir import RunDirError
 
@@ -145,8 +145,8 @@ def render_chain(run_dir: Path, improvements_only: bool = True) -> str:
 
 
 def _step_line(row: dict, step: int, last_fitness, passed: int) -> str:
-    if row["parent"] < 0:
-        how = "initial population"
+    if row["parent"] < 0 and row["mutation"] != MUTATION_LABELS[SAMPLED]:
+        how = "initial population"      # (an RL controller's sample has no parent either)
     else:
         how = row["mutation"] if row["mutation"] in _KNOWN_MUTATIONS else "?"
     if passed:

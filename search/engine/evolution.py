@@ -4,7 +4,10 @@ Regularized evolution as the reference runs it: the population is a ring of P sl
 order; for each slot a tournament of T draws (with replacement, over the whole population,
 including the slot about to be replaced) picks the parent, the child is the parent mutated
 with probability ``mutate_prob``, and it replaces the slot, i.e. the oldest individual.
-Random search fills the slot with a fresh random program instead.
+Random search fills the slot with a fresh random program instead.  With ``crossover_prob``
+a child is instead, with that probability, the parent recombined with a mate from a second
+tournament (``crossover``), optionally only among the parent's species (NEAT-style).  The
+RL controller's programs (engine.controller) enter the ring through ``place_programs``.
 
 ``evolve`` runs a batch of children and returns; Python handles progress, checkpoints and
 stopping at batch boundaries.  Each batch also logs every child (id, parent, mutation,
@@ -18,26 +21,28 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from azcompile.rng import next_int
+from azcompile.rng import next_float, next_int
 
 from .. import numba_cache  # noqa: F401  (numba's cache folder before our functions)
-from .evaluator import evaluate_program
-from .mutator import NOT_MUTATED, RANDOMIZE_ALGORITHM, mutate, randomize_program
+from .evaluator import ProgramBuffers, evaluate_program
+from .mutator import (CROSSOVER, NOT_MUTATED, RANDOMIZE_ALGORITHM, _pick_component, mutate,
+                      randomize_program)
 from .profile import P_LOOP, P_MUTATION, cycles
 
-EVOLUTION, RANDOM_SEARCH = 0, 1
-STRATEGIES = {"evolution": EVOLUTION, "random": RANDOM_SEARCH}
+EVOLUTION, RANDOM_SEARCH, RL_CONTROLLER = 0, 1, 2
+STRATEGIES = {"evolution": EVOLUTION, "random": RANDOM_SEARCH, "rl": RL_CONTROLLER}
 # Not a strategy: how ``initialize`` runs the generation loop (each child is the initial
 # program, randomised if the population starts random), so one kernel does both and numba
 # compiles the loop once.
-INITIAL = 2
+INITIAL = 3
 
 # How children are made: the strategy (EVOLUTION / RANDOM_SEARCH), the tournament size, the
 # probability that a child is mutated, whether the initial population is randomised, the
 # initial program (evaluator.ProgramBuffers), the mutator's arrays (mutator.MutatorArrays)
-# and the buffer a child is built in (ProgramBuffers).
+# and the buffer a child is built in (ProgramBuffers); the probability that a child is a
+# crossover instead, and the species width (0: no speciation; see mate_tournament).
 Breeding = namedtuple("Breeding", "strategy tournament_size mutate_prob random_init initial "
-                                  "mutator child")
+                                  "mutator child crossover_prob species_width")
 # BatchLog's arrays, as the kernels take them.
 LogArrays = namedtuple("LogArrays", "ids parents mutations fitness parent_fitness snap_code "
                                     "snap_data snap_size snap_ids counts")
@@ -78,6 +83,54 @@ def tournament(fitness, T, rng):
         if fitness[j] > fitness[best]:
             best = j
     return best
+
+
+@njit(cache=True)
+def mate_tournament(fitness, T, rng, parent, species_width):
+    """The mate for ``parent``: T draws like the parent's tournament, the parent's own slot
+    left out.  With speciation (``species_width`` > 0) a species is a band of search fitness
+    ``species_width`` wide, a coarse behaviour signature: only draws in the parent's band
+    compete.  Returns -1 when no draw qualifies."""
+    P = fitness.shape[0]
+    band = np.floor(fitness[parent] / species_width) if species_width > 0.0 else 0.0
+    best = -1
+    for _ in range(T):
+        j = next_int(rng, P)
+        if j == parent or (species_width > 0.0 and np.floor(fitness[j] / species_width) != band):
+            continue
+        if best < 0 or fitness[j] > fitness[best]:
+            best = j
+    return best
+
+
+@njit(cache=True)
+def _copy_rows(src_code, src_data, dst_code, dst_data, c, start, stop):
+    for i in range(start, stop):
+        for k in range(4):
+            dst_code[c, i, k] = src_code[c, i, k]
+            dst_data[c, i, k] = src_data[c, i, k]
+
+
+@njit(cache=True)
+def crossover(rng, child, code, data, size, n_ops):
+    """Recombine ``child`` (a copy of the parent) with the mate (code, data, size), in place.
+    Half the time each component with ops is taken whole from the mate with probability 1/2
+    (the result is a valid program: each component is one parent's); otherwise one component
+    takes the mate's instructions in an aligned range [a, b) within both parents' sizes
+    (sizes unchanged).  Whole rows are copied, so no stale row depends on the buffer's past."""
+    ccode, cdata, csize = child.code, child.data, child.size
+    if next_int(rng, 2) == 0:
+        for c in range(3):
+            if n_ops[c] > 0 and next_int(rng, 2) == 1:
+                _copy_rows(code, data, ccode, cdata, c, 0, ccode.shape[1])
+                csize[c] = size[c]
+    else:
+        c = _pick_component(rng, n_ops)
+        n = min(csize[c], size[c])
+        if n > 0:
+            a = next_int(rng, n)
+            b = a + 1 + next_int(rng, n - a)
+            _copy_rows(code, data, ccode, cdata, c, a, b)
 
 
 @njit(cache=True)
@@ -125,6 +178,7 @@ def evolve(pop, n_children, cursor, next_id, breeding, evaluation, log):
     ccode, cdata, csize = child.code, child.data, child.size
     ops, n_ops, memory = mut.ops, mut.n_ops, mut.memory
     strategy, T, mutate_prob = breeding.strategy, breeding.tournament_size, breeding.mutate_prob
+    crossover_prob, species_width = breeding.crossover_prob, breeding.species_width
     rng, profile = evaluation.rng, evaluation.workspace.profile
     P = fitness.shape[0]
     log.counts[:] = 0
@@ -141,7 +195,14 @@ def evolve(pop, n_children, cursor, next_id, breeding, evaluation, log):
             _copy_program(code[parent], data[parent], size[parent], ccode, cdata, csize)
             parent_id = ids[parent]
             parent_fit = fitness[parent]
-            kind = mutate(rng, child, mut, mutate_prob)
+            mate = -1      # no draw at all without crossover: such runs are as before
+            if crossover_prob > 0.0 and next_float(rng) < crossover_prob:
+                mate = mate_tournament(fitness, T, rng, parent, species_width)
+            if mate >= 0:
+                crossover(rng, child, code[mate], data[mate], size[mate], n_ops)
+                kind = CROSSOVER
+            else:
+                kind = mutate(rng, child, mut, mutate_prob)
         else:
             csize[:] = ccode.shape[1]
             _copy_program(initial.code, initial.data, initial.size, ccode, cdata, csize)
@@ -161,4 +222,28 @@ def evolve(pop, n_children, cursor, next_id, breeding, evaluation, log):
         next_id[0] += 1
         cursor = (cursor + 1) % P
     profile[P_LOOP] += cycles() - loop_start
+    return cursor
+
+
+@njit(cache=True)
+def place_programs(pop, batch, cursor, next_id, kind, evaluation, log):
+    """Evaluate the programs ``batch`` (ProgramBuffers with a leading batch axis) and put
+    them in the ring from slot ``cursor`` on, logged as made by ``kind`` with no parent (the
+    RL controller's samples); returns the next cursor."""
+    P = pop.fitness.shape[0]
+    log.counts[:] = 0
+    for k in range(batch.size.shape[0]):
+        i = cursor
+        f = evaluate_program(batch.code[k], batch.data[k], batch.size[k], evaluation)
+        pop.size[i, :] = pop.code.shape[2]
+        _copy_program(batch.code[k], batch.data[k], batch.size[k], pop.code[i], pop.data[i],
+                      pop.size[i])
+        pop.fitness[i] = f
+        pop.ids[i] = next_id[0]
+        pop.parents[i] = -1
+        pop.mutations[i] = kind
+        _log_child(log, k, next_id[0], -1, kind, f, 0.0,
+                   ProgramBuffers(batch.code[k], batch.data[k], batch.size[k]))
+        next_id[0] += 1
+        cursor = (cursor + 1) % P
     return cursor

@@ -11,8 +11,9 @@ from azcompile.engine import call_compiled
 from . import evaluator
 from . import fec
 from . import validate
-from .evolution import INITIAL, STRATEGIES, BatchLog, Breeding, evolve
-from .mutator import MIGRATED
+from .controller import Controller
+from .evolution import INITIAL, STRATEGIES, BatchLog, Breeding, evolve, place_programs
+from .mutator import MIGRATED, SAMPLED
 from .population import Population
 
 _CACHE_FIELDS = ("keys", "values", "hits", "prev", "next", "chain", "heads", "state")
@@ -36,7 +37,11 @@ class Island:
             strategy=STRATEGIES[evo["strategy"]], tournament_size=evo["tournament_size"],
             mutate_prob=mutator.mutate_prob, random_init=evo["initial_population"] == "random",
             initial=evaluator.ProgramBuffers(*init_program.to_arrays(L)), mutator=mutator.arrays(),
-            child=child)
+            child=child, crossover_prob=evo["crossover_prob"],
+            species_width=evo["species_width"] if evo["speciation"] else 0.0)
+        # strategy "rl": the children are the controller's samples, not the kernel's
+        self.controller = (Controller(cfg, self.breeding.initial) if evo["strategy"] == "rl"
+                           else None)
         # The interpreter covers what a child can hold: the config's ops, the initial
         # program's (migrants come from islands of the same config).
         self.op_ids = interpreter.op_ids_of([n for names in cfg.ops for n in names], init_program)
@@ -72,12 +77,23 @@ class Island:
             self.initialized += n
 
     def evolve(self, count: int) -> None:
+        if self.controller is not None:
+            self._evolve_rl(count)
+            return
         self.cursor = int(call_compiled(evolve, self.evolve_arguments(count)))
 
     def evolve_arguments(self, count: int) -> tuple:
         """The generation loop's arguments for ``count`` children from the cursor on."""
         return (self.pop.arrays(), count, self.cursor, self.next_id, self.breeding,
                 self.evaluation, self.log.arrays())
+
+    def _evolve_rl(self, count: int) -> None:
+        """A batch of the RL controller: sample, evaluate into the ring, learn from it."""
+        batch, decisions = self.controller.sample(count, self.rng)
+        self.cursor = int(call_compiled(place_programs, (
+            self.pop.arrays(), batch, self.cursor, self.next_id, SAMPLED, self.evaluation,
+            self.log.arrays())))
+        self.controller.update(decisions, self.log.fitness[:count])
 
     # --- engine.island_protocol.IslandProtocol ----------------------------------------------------
     # In this process a step is done when it is started: there is nothing to wait for.
@@ -134,8 +150,11 @@ class Island:
 
     # --- checkpoint state -----------------------------------------------------------------
     def state(self, prefix: str) -> dict:
-        return _state_dict(prefix, self.pop, self.fec_cache, self.canon_cache, self.hurdle,
-                           self.stats, self.rng, self.next_id, self.cursor, self.initialized)
+        out = _state_dict(prefix, self.pop, self.fec_cache, self.canon_cache, self.hurdle,
+                          self.stats, self.rng, self.next_id, self.cursor, self.initialized)
+        if self.controller is not None:
+            out.update(self.controller.state(prefix))
+        return out
 
     def restore(self, arrays: dict, prefix: str) -> None:
         """Take over a checkpointed state; ``check_state`` must have accepted it."""
@@ -153,15 +172,22 @@ class Island:
         self.rng[...] = arrays[f"{prefix}rng"]
         self.next_id[...] = arrays[f"{prefix}next_id"]
         self.cursor, self.initialized = (int(x) for x in arrays[f"{prefix}counters"])
+        if self.controller is not None:
+            self.controller.restore(arrays, prefix)
 
     @staticmethod
     def blank_state(cfg, settings: evaluator.EvalSettings, prefix: str) -> dict:
         """The state a new island of this configuration has: the shapes and dtypes that a
         checkpointed one must have."""
         P, L = cfg.evolution["population_size"], cfg.capacity
-        return _state_dict(prefix, Population.empty(P, L), *evaluator.new_caches(settings),
-                           np.zeros(evaluator.S_SIZE, dtype=np.int64), np.zeros(1, dtype=np.uint64),
-                           np.zeros(1, dtype=np.int64), 0, 0)
+        out = _state_dict(prefix, Population.empty(P, L), *evaluator.new_caches(settings),
+                          np.zeros(evaluator.S_SIZE, dtype=np.int64), np.zeros(1, dtype=np.uint64),
+                          np.zeros(1, dtype=np.int64), 0, 0)
+        if cfg.evolution["strategy"] == "rl":
+            blank = evaluator.ProgramBuffers(*(np.zeros((3, L, 4), t) for t in (np.int32, float)),
+                                             np.zeros(3, np.int32))
+            out.update(Controller(cfg, blank).state(prefix))
+        return out
 
     @staticmethod
     def check_state(arrays: dict, prefix: str, cfg, settings: evaluator.EvalSettings) -> set:
@@ -184,6 +210,8 @@ class Island:
                                        f"fit a population of {P}")
         validate.within(arrays[f"{prefix}stats"], f"{prefix}stats", 0, 2 ** 63 - 1)
         validate.within(arrays[f"{prefix}next_id"], f"{prefix}next_id", 0, 2 ** 62)
+        if cfg.evolution["strategy"] == "rl":
+            Controller.check_state(arrays, prefix)
         return set(blank_state)
 
 

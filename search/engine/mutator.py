@@ -31,6 +31,9 @@ TRADE_INSTRUCTION = 6
 RANDOMIZE_ALGORITHM = 7
 NOT_MUTATED = -1
 MIGRATED = -2             # arrived from another island (lineage only)
+# Children not made by a mutation (lineage only, never in a config's mutation list):
+CROSSOVER = 8             # recombined from the parent and a mate (evolution.crossover)
+SAMPLED = 9               # written by the RL controller (engine.controller)
 MUTATION_NAMES = {
     "alter_param": ALTER_PARAM, "randomize_instruction": RANDOMIZE_INSTRUCTION,
     "randomize_component_function": RANDOMIZE_COMPONENT_FUNCTION, "identity": IDENTITY,
@@ -38,7 +41,9 @@ MUTATION_NAMES = {
     "trade_instruction": TRADE_INSTRUCTION, "randomize_algorithm": RANDOMIZE_ALGORITHM,
 }
 MUTATION_LABELS = {v: k for k, v in MUTATION_NAMES.items()} | {NOT_MUTATED: "none (copy)",
-                                                               MIGRATED: "migration"}
+                                                               MIGRATED: "migration",
+                                                               CROSSOVER: "crossover",
+                                                               SAMPLED: "rl_sample"}
 
 _IN1 = OP_ARRAYS["in1_kind"]
 _IN2 = OP_ARRAYS["in2_kind"]

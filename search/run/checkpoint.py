@@ -112,6 +112,8 @@ _IGNORED_RUN_KEYS = ("workers", "checkpoint_seconds", "worker_timeout")
 # Keys added after runs were checkpointed: at their default they are left out, so the hash of
 # an older run's configuration stays what it was.
 _OMITTED_AT_DEFAULT = {"migration": "deterministic"}
+_EVOLUTION_ADDED = {   # the same for [evolution]: crossover came later
+    "crossover_prob": 0.0, "speciation": False, "species_width": 0.05}
 _IGNORED_TASK_OPTIONS = ("data_dir",)
 
 
@@ -122,9 +124,13 @@ def config_document(cfg) -> dict:
     return {
         "memory": {"scalars": m.scalars, "vectors": m.vectors, "matrices": m.matrices},
         "ops": dict(zip(("setup", "predict", "learn"), (list(x) for x in cfg.ops))),
-        "sizes": dict(cfg.sizes), "evolution": dict(cfg.evolution), "fec": cfg.fec,
+        "sizes": dict(cfg.sizes),
+        "evolution": {k: v for k, v in cfg.evolution.items()
+                      if _EVOLUTION_ADDED.get(k, object()) != v},
+        "fec": cfg.fec,
         "hurdles": cfg.hurdles, "train_budget": cfg.train_budget,
         "experiment": dict(cfg.experiment),
+        **({"controller": dict(cfg.controller)} if cfg.evolution["strategy"] == "rl" else {}),
         "run": {k: v for k, v in cfg.run.items() if k not in _IGNORED_RUN_KEYS
                 and _OMITTED_AT_DEFAULT.get(k, object()) != v},
         **{name: [_task_document(s) for s in getattr(cfg, name)]

@@ -133,7 +133,7 @@ SCHEMA = {
         "setup_max": (_int(1), None), "predict_max": (_int(1), None), "learn_max": (_int(1), None),
     },
     "evolution": {
-        "strategy": (_choice("evolution", "random"), "evolution"),
+        "strategy": (_choice("evolution", "random", "rl"), "evolution"),
         "population_size": (_int(1), 1000),
         "tournament_size": (_int(1), 10),
         "initial_population": (_initial_population, "no_op"),
@@ -145,6 +145,19 @@ SCHEMA = {
         "progress_every": (_int(1), 10_000),
         "prefilter": (_bool, False),
         "budget_accounting": (_choice("reference", "executed"), "reference"),
+        # Crossover (regularized evolution only): the share of children recombined from the
+        # parent and a mate; with speciation the mate is of the parent's species, a band of
+        # search fitness species_width wide.
+        "crossover_prob": (_float(0.0, 1.0), 0.0),
+        "speciation": (_bool, False),
+        "species_width": (_float(0.0, 1.0, low_open=True), 0.05),
+    },
+    # The RL controller (evolution.strategy = "rl"; engine.controller): Adam's step size,
+    # the weight of the entropy bonus and the decay of the reward baseline.
+    "controller": {
+        "learning_rate": (_float(0.0, 1.0, low_open=True), 0.05),
+        "entropy_weight": (_float(0.0), 0.01),
+        "baseline_decay": (_float(0.0, 1.0), 0.9),
     },
     "fec": {
         "num_train_examples": (_int(1, 100), REQUIRED), "num_valid_examples": (_int(1, 100), REQUIRED),
@@ -225,6 +238,7 @@ class Config:
     base_dir: str = ""             # where relative data paths were resolved from
     run_dir_text: str = ""         # for RUN_DIR/config.toml: source_text with base_dir pinned
     tune: dict | None = None       # [tune]: tune the best program's constants at the end
+    controller: dict = field(default_factory=dict)   # [controller], defaults filled in
 
     @property
     def features(self) -> int:
@@ -424,7 +438,11 @@ def parse(text: str, source_path: str = "<config>", base_dir: str | None = None)
                  optional["train_budget"], sections["experiment"], sections["run"], search, select,
                  final, source_text=text, source_path=str(source_path), base_dir=base,
                  run_dir_text=_pinned_text(text, doc, {"base_dir": base, "name": name}),
-                 tune=optional["tune"])
+                 tune=optional["tune"],
+                 controller=_section(doc, "controller", SCHEMA["controller"]))
+    if "controller" in doc and cfg.evolution["strategy"] != "rl":
+        raise ConfigError("[controller] configures strategy 'rl'; remove it or set "
+                          "evolution.strategy = \"rl\"")
     _check_consistency(cfg)
     return cfg
 
@@ -455,9 +473,10 @@ def _check_consistency(cfg: Config) -> None:
                               f"initial population needs ops to draw from")
         if low[c] > high[c]:
             raise ConfigError(f"sizes.{comp}_min ({low[c]}) is larger than sizes.{comp}_max ({high[c]})")
-    if evo["strategy"] == "random" and not all(cfg.ops[c] or init[c] == 0 for c in range(3)):
-        raise ConfigError("evolution.strategy = 'random' needs an op list for every component "
-                          "with a non-zero initial size")
+    if evo["strategy"] in ("random", "rl") and not all(cfg.ops[c] or init[c] == 0 for c in range(3)):
+        raise ConfigError(f"evolution.strategy = '{evo['strategy']}' needs an op list for every "
+                          "component with a non-zero initial size")
+    _check_strategy_keys(cfg)
     for name in TASK_LISTS:
         for i, spec in enumerate(getattr(cfg, name)):
             if spec.features != cfg.features:
@@ -477,6 +496,17 @@ def _check_consistency(cfg: Config) -> None:
 
 def _task_count(specs) -> int:
     return sum(spec.num_tasks for spec in specs)
+
+
+def _check_strategy_keys(cfg: Config) -> None:
+    """Keys that only one strategy reads must not be set for another (they would be ignored)."""
+    evo = cfg.evolution
+    if evo["crossover_prob"] > 0 and evo["strategy"] != "evolution":
+        raise ConfigError(f"evolution.crossover_prob applies to strategy 'evolution', not "
+                          f"{evo['strategy']!r}; remove it or set strategy = \"evolution\"")
+    if evo["speciation"] and evo["crossover_prob"] == 0:
+        raise ConfigError("evolution.speciation = true chooses crossover mates, but "
+                          "evolution.crossover_prob is 0; set crossover_prob > 0")
 
 
 def override_data_dir(cfg: Config, data_dir: str) -> None:
