@@ -44,7 +44,8 @@ def _digest(isl) -> str:
     h = hashlib.sha256()
     for name in ("code", "data", "size", "fitness", "ids", "parents", "mutations"):
         h.update(np.ascontiguousarray(getattr(isl.pop, name)).tobytes())
-    h.update(isl.stats.tobytes())
+    # The statistics as that code kept them (the executed-instructions counter came later).
+    h.update(isl.stats[:evaluator.S_INSTRUCTIONS].tobytes())
     h.update(isl.rng.tobytes())
     return h.hexdigest()[:16]
 
