@@ -492,8 +492,12 @@ def evaluate_on_tasks(program, tasks, *, seed: int, combination: str = "mean",
     """Select/final evaluation: no FEC, no budget, a fresh random-op seed per task.
 
     Returns (combined fitness, per-task fitness).  Uses the engine API so large final
-    evaluations can run compiled.
+    evaluations can run compiled.  ``op_ids``: the interpreter's op set (a search passes
+    its own, already compiled); None: the program's own ops (a small interpreter, compiled
+    once per op set: ``azc evaluate`` and ``azc tune`` never wait for the 65-op one).
     """
+    if op_ids is None:
+        op_ids = interpreter.op_ids_of((), program)
     per_task = []
     for i, task in enumerate(tasks):
         task_seed = int(mix64(np.uint64((seed + 0x9E3779B97F4A7C15 * (i + 1)) % (1 << 64))))
