@@ -27,11 +27,16 @@ def op_ids_of(names, *programs) -> frozenset:
     return frozenset(ids) | {0}
 
 
+def _module(op_ids, features: int, cache: jit_cache.KernelCache | None):
+    """The interpreter module for ``op_ids`` (all ops if None) and ``features``."""
+    ids = ALL_OPS if op_ids is None else frozenset(op_ids) | {0}
+    return (cache or jit_cache.default_cache()).interpreter(ids, features)
+
+
 def evaluate_function(op_ids, features: int, cache: jit_cache.KernelCache | None = None):
     """The compiled ``evaluate(program, task, run, registers, record)`` of the interpreter for
     ``op_ids`` (all ops if None) and ``features``; a program must hold only those ops."""
-    ids = ALL_OPS if op_ids is None else frozenset(op_ids) | {0}
-    return (cache or jit_cache.default_cache()).interpreter(ids, features).evaluate
+    return _module(op_ids, features, cache).evaluate
 
 
 def evaluate_pointer(op_ids, features: int,
@@ -44,9 +49,7 @@ def evaluate_tasks_pointer(op_ids, features: int,
                            cache: jit_cache.KernelCache | None = None) -> KernelPointer:
     """The interpreter's ``evaluate_tasks`` for ``op_ids`` (all ops if None) and
     ``features``, as the pointer the search loop calls (``kernel_pointer.EVALUATE_TASKS``)."""
-    ids = ALL_OPS if op_ids is None else frozenset(op_ids) | {0}
-    module = (cache or jit_cache.default_cache()).interpreter(ids, features)
-    return _pointer(module.evaluate_tasks, EVALUATE_TASKS)
+    return _pointer(_module(op_ids, features, cache).evaluate_tasks, EVALUATE_TASKS)
 
 
 def _pointer(function, signature) -> KernelPointer:

@@ -26,7 +26,6 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
-
 from . import codegen
 from .cache_dir import (CacheError, private_dir, scratch_dir, serve_sources, trust_numba_folder,
                         unwritable_message, warn_once)
@@ -155,9 +154,9 @@ class KernelCache:
             path = self._write_source(path, source)
         module = None
         try:
+            # The entry points have explicit signatures: numba compiles them, or reads its
+            # disk cache, at import, so anything wrong with the entry shows here.
             module = _import(path, name)
-            # numba reads its on-disk cache at the first call, not at import: make that call
-            # here, so anything wrong with the entry shows here and not in the caller.
             if warm_up is not None:
                 warm_up(module)
             return module

@@ -95,11 +95,17 @@ def export_time() -> dict:
 
 # ---- searches in subprocesses ---------------------------------------------------------------
 
-def run_search(config: Path, out: Path, *args) -> dict:
-    """One ``azc search`` run; returns its final event and its progress events."""
-    env = dict(os.environ)
+def _search_env(drop=()) -> dict:
+    """The environment of an ``azc search`` subprocess: this one's, without ``drop``."""
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def run_search(config: Path, out: Path, *args) -> dict:
+    """One ``azc search`` run; returns its final event and its progress events."""
+    env = _search_env()
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "azcompile.search.cli", "search", str(config), "--out",
                            str(out), "--plain", *map(str, args)], capture_output=True, text=True,
@@ -180,10 +186,8 @@ def cold_start(workdir: Path, configs=("demo", "digits_binary"), interrupt_after
 
 
 def _cold_run(name: str, workdir: Path, interrupt_after: float) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NUMBA_CACHE_DIR", "AZC_NUMBA_CACHE_ROOT")}
+    env = _search_env(drop=("NUMBA_CACHE_DIR", "AZC_NUMBA_CACHE_ROOT"))
     env["AZC_CACHE_DIR"] = str(workdir / f"cold_cache_{name}")
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2]) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONUNBUFFERED"] = "1"
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "azcompile.search.cli", "search", name,

@@ -44,7 +44,7 @@ class Island:
                            else None)
         # The interpreter covers what a child can hold: the config's ops, the initial
         # program's (migrants come from islands of the same config).
-        self.op_ids = interpreter.op_ids_of([n for names in cfg.ops for n in names], init_program)
+        self.op_ids = interpreter.op_ids_of(cfg.op_names, init_program)
         self.evaluation = evaluator.new_evaluation(tasks, self.memory, settings, L, seed,
                                                    self.op_ids)
         self.tasks, self.ws = self.evaluation.tasks, self.evaluation.workspace
@@ -72,8 +72,7 @@ class Island:
         fill = self.breeding._replace(strategy=INITIAL)
         while self.initialized < stop:
             n = min(stop - self.initialized, self.log.ids.shape[0])
-            call_compiled(evolve, (self.pop.arrays(), n, self.initialized, self.next_id, fill,
-                                   self.evaluation, self.log.arrays()))
+            call_compiled(evolve, self.evolve_arguments(n, self.initialized, fill))
             self.initialized += n
 
     def evolve(self, count: int) -> None:
@@ -82,10 +81,12 @@ class Island:
             return
         self.cursor = int(call_compiled(evolve, self.evolve_arguments(count)))
 
-    def evolve_arguments(self, count: int) -> tuple:
-        """The generation loop's arguments for ``count`` children from the cursor on."""
-        return (self.pop.arrays(), count, self.cursor, self.next_id, self.breeding,
-                self.evaluation, self.log.arrays())
+    def evolve_arguments(self, count: int, start: int | None = None, breeding=None) -> tuple:
+        """The generation loop's arguments for ``count`` children from slot ``start`` on
+        (default: the cursor), made as ``breeding`` says (default: the island's)."""
+        return (self.pop.arrays(), count, self.cursor if start is None else start,
+                self.next_id, self.breeding if breeding is None else breeding, self.evaluation,
+                self.log.arrays())
 
     def _evolve_rl(self, count: int) -> None:
         """A batch of the RL controller: sample, evaluate into the ring, learn from it."""

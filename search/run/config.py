@@ -244,6 +244,11 @@ class Config:
     def features(self) -> int:
         return self.memory.features
 
+    @property
+    def op_names(self) -> list:
+        """Every op name of the Setup, Predict and Learn lists."""
+        return [name for names in self.ops for name in names]
+
     def size_bounds(self):
         init = [self.sizes[f"{c}_init"] for c in ("setup", "predict", "learn")]
         low = [self.sizes.get(f"{c}_min") for c in ("setup", "predict", "learn")]

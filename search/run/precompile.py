@@ -65,12 +65,22 @@ def release() -> None:
 
 
 def _cached(dispatcher, signature) -> bool:
-    """Whether numba's disk cache holds ``dispatcher`` for ``signature`` (loads it: the first
-    call then only looks it up again)."""
+    """Whether numba's disk cache holds ``dispatcher`` for ``signature``.  A hit is added to
+    the dispatcher as numba's own ``compile`` adds one (``Dispatcher.compile``), so the first
+    call does not read the cache a second time (~0.1 s for the generation loop)."""
     try:
-        return dispatcher._cache.load_overload(signature, dispatcher.targetctx) is not None
+        found = dispatcher._cache.load_overload(signature, dispatcher.targetctx)
     except Exception:           # numba's internals moved: compile as usual
         return True
+    if found is None:
+        return False
+    try:
+        dispatcher.targetctx.insert_user_function(found.entry_point, found.fndesc,
+                                                  [found.library])
+        dispatcher.add_overload(found)
+    except Exception:           # then the first call loads it again, as before
+        pass
+    return True
 
 
 def lock_path() -> Path | None:

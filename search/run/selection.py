@@ -108,7 +108,7 @@ class Selection:
     def _op_ids(self, program: Program) -> frozenset:
         """The interpreter's op set for a candidate: the search's (already compiled) unless
         the candidate holds other ops (from its initial program)."""
-        return interpreter.op_ids_of([n for names in self.cfg.ops for n in names], program)
+        return interpreter.op_ids_of(self.cfg.op_names, program)
 
     def solved(self) -> bool:
         sufficient = self.cfg.experiment["sufficient_fitness"]
