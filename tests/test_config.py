@@ -51,6 +51,14 @@ def edit(old, new, text=GOOD):
 
 # (id, config text, strings the message must contain)
 BAD = [
+    ("selection_candidates_zero", GOOD + "\n[selection]\ncandidates = 0\n",
+     ["selection.candidates", ">= 1"]),
+    ("selection_unknown_key", GOOD + "\n[selection]\nrandom_draw = 3\n",
+     ["selection.random_draw", "did you mean 'random_draws'"]),
+    ("draw_combination_choice", edit("mutate_prob = 0.9", 'mutate_prob = 0.9\ndraw_combination = "best"'),
+     ["evolution.draw_combination", "mean"]),
+    ("promotion_without_select", GOOD.replace("[[select_tasks]]", "[[promotion_tasks]]"),
+     ["[[promotion_tasks]]", "add [[select_tasks]]"]),
     ("unknown_key", edit("population_size = 10", "populaton_size = 10\npopulation_size = 10"),
      ["evolution.populaton_size", "did you mean 'population_size'"]),
     ("unknown_section", edit("[fec]", "[fecc]"), ["'fecc'", "did you mean 'fec'"]),
@@ -297,3 +305,22 @@ def test_a_path_that_is_not_a_string_is_left_to_the_loader():
 def test_a_config_path_that_is_no_config_file_is_one_error(tmp_path, make, words):
     with pytest.raises(ConfigError, match=words):
         load(make(tmp_path))
+
+
+def test_selection_defaults_are_the_reference_rule_and_promotion_tasks_parse():
+    cfg = parse(GOOD)
+    assert cfg.selection == {"candidates": 1, "alpha": 0.05, "random_draws": 1,
+                             "draw_combination": "mean"}
+    assert cfg.evolution["random_draws"] == 1 and cfg.promotion_tasks == []
+    funnel = parse(GOOD + "\n[selection]\ncandidates = 8\nrandom_draws = 3\n"
+                   + GOOD[GOOD.index("[[select_tasks]]"):].replace("select_tasks", "promotion_tasks"))
+    assert funnel.selection["candidates"] == 8 and len(funnel.promotion_tasks) == 1
+
+
+def test_capacity_holds_the_initial_program():
+    """The damaged neural net's Learn (11 instructions) is longer than the nonlinear test's
+    learn_max (10): the population's slots must hold it plus one for TRADE."""
+    from azcompile.search.run import initial
+    cfg = load("nonlinear")
+    program = initial.build("damaged_neural_net", cfg.memory, cfg.size_bounds()[0])
+    assert cfg.capacity == max(len(c) for c in program.components) + 1 > cfg.size_bounds()[2][2] + 1

@@ -470,3 +470,44 @@ def test_with_fec_a_repeated_random_program_answers_from_cache_until_forgotten(t
     assert stats(ev)["evaluations"] == 1
     ev.fitness(noisy_linear())
     assert stats(ev)["canonical_hits"] == 2
+
+
+# ---- honest fitness: several random-op draws -------------------------------------------------
+
+def test_several_draws_score_the_mean_or_the_worst_of_single_draws(tasks):
+    """With random_draws = k a program with random ops runs on the next k seeds of the main
+    stream: its fitness is what k single-draw evaluations in a row give, averaged per task
+    (or the worst of them), and the k runs are charged."""
+    single = evaluator(tasks, seed=21)
+    draws = [single.fitness(noisy_linear()) for _ in range(3)]
+    assert len(set(draws)) == 3                     # three different draws
+    mean = evaluator(tasks, seed=21, random_draws=3)
+    assert mean.fitness(noisy_linear()) == pytest.approx(np.mean(draws), rel=1e-12)
+    assert stats(mean)["train_steps"] == stats(single)["train_steps"]
+    one_task = tasks[:1]
+    singles = evaluator(one_task, seed=4)
+    worst = min(singles.fitness(noisy_linear()) for _ in range(4))
+    assert evaluator(one_task, seed=4, random_draws=4,
+                     draw_combination="worst").fitness(noisy_linear()) == worst
+
+
+def test_draws_leave_deterministic_programs_alone(tasks):
+    one, many = evaluator(tasks, seed=3), evaluator(tasks, seed=3, random_draws=5)
+    assert one.fitness(linear(0.02)) == many.fitness(linear(0.02))
+    assert stats(one)["train_steps"] == stats(many)["train_steps"]
+
+
+def test_task_draws_pair_up_and_draw_zero_is_the_single_draw_seed(tasks):
+    per_draw = E.task_draws(noisy_linear(), tasks, seed=9, draws=4, engine_name="interp")
+    assert per_draw.shape == (len(tasks), 4)
+    assert len(set(per_draw[0])) == 4               # each draw its own seed
+    single, per_task_single = E.evaluate_on_tasks(noisy_linear(), tasks, seed=9,
+                                                  engine_name="interp")
+    assert list(per_draw[:, 0]) == per_task_single
+    again = E.task_draws(noisy_linear(), tasks, seed=9, draws=4, engine_name="interp")
+    assert np.array_equal(per_draw, again)          # seeded: the same draws again
+    worst, per_task = E.evaluate_on_tasks(noisy_linear(), tasks, seed=9, engine_name="interp",
+                                          draws=4, draw_combination="worst")
+    assert per_task == list(per_draw.min(axis=1)) and worst == np.mean(per_draw.min(axis=1))
+    fixed = E.task_draws(linear(0.02), tasks, seed=9, draws=3, engine_name="interp")
+    assert all(len(set(row)) == 1 for row in fixed)  # no random ops: one run per task

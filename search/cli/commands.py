@@ -353,8 +353,11 @@ def evaluate_command(target, config, engine, which, seed):
     for item in plan:
         tasks = build_task_list(item.specs, f"{item.name}_tasks")
         try:
-            mean, per_task = evaluate_on_tasks(prog, tasks, seed=item.seed, engine_name=engine,
-                                               max_abs_error=cfg.evolution["max_abs_error"])
+            mean, per_task = evaluate_on_tasks(
+                prog, tasks, seed=item.seed, engine_name=engine,
+                max_abs_error=cfg.evolution["max_abs_error"],
+                draws=cfg.selection["random_draws"],
+                draw_combination=cfg.selection["draw_combination"])
         except ValueError as exc:   # the program does not fit these tasks
             raise ConfigError(f"cannot score the program on the {item.name} tasks: {exc}") from None
         click.echo(f"{item.name:7s} {len(tasks):4d} tasks  mean fitness {mean:.6f}  "

@@ -41,6 +41,7 @@ from . import fec
 from .profile import P_CANONICAL, P_EVALUATION, cycles, new_profile
 
 MEAN, MEDIAN = 0, 1
+WORST = 2            # combining a task's fitness over random-op draws: the worst draw
 # stats counters
 (S_INDIVIDUALS, S_TRAIN_STEPS, S_EXECUTED_STEPS, S_CANON_HITS, S_CANON_MISSES, S_FEC_HITS,
  S_FEC_MISSES, S_PREFILTERED, S_HURDLE_TESTS, S_HURDLE_STOPS, S_BUDGET_REJECTS,
@@ -66,18 +67,20 @@ KernelSettings = namedtuple("KernelSettings", "combination fec fec_train fec_val
                                               "fec_forget_every prefilter budget budget_factor "
                                               "budget_setup_cost budget_step_cost hurdles "
                                               "hurdle_fraction hurdle_percentile hurdle_every "
-                                              "max_abs_error task_mode scalars vectors matrices")
+                                              "max_abs_error task_mode scalars vectors matrices "
+                                              "random_draws draw_combination")
 
 # Buffers one evaluation reuses: the program's memory, the canonical form of the program
 # being evaluated (code, data, size) with its random-op stream ids and an all-live mask to
 # number them with (every canonical instruction is live), per task the FEC probe's recorded
 # errors and the run counters (kernel_args.RecordBatch), the fitness, the train budget of a
 # pending full run, the FEC fingerprint, the train steps and validation examples of the
-# runs about to be made (-1 steps: no run) and a probe's fitness, and the cycles spent per
-# phase (search.profile).
+# runs about to be made (-1 steps: no run), a probe's fitness, one random-op draw's fitness
+# (when a program's fitness combines several draws), and the cycles spent per phase
+# (search.profile).
 Workspace = namedtuple("Workspace", "registers canonical stream all_live records task_fitness "
                                     "pending_steps fec_keys run_steps run_valid probe_fitness "
-                                    "profile")
+                                    "draw_fitness profile")
 ProgramBuffers = namedtuple("ProgramBuffers", "code data size")
 
 # What persists between children: the FEC cache (fingerprint -> per-task fitness), the
@@ -316,13 +319,42 @@ def evaluate_program(code, data, size, evaluation):
     t1 = cycles()
     prof[P_CANONICAL] += t1 - t0
     program = ProgramArrays(ccode, cdata, stream, csize)
-    fitness = _evaluate_miss(code, size, program, evaluation, h, cacheable)
+    fitness = _evaluate_miss(code, size, program, evaluation, h, cacheable, noisy)
     prof[P_EVALUATION] += cycles() - t1
     return fitness
 
 
 @njit(cache=True, inline="always")
-def _evaluate_miss(code, size, program, evaluation, h, cacheable):
+def _charge_runs(evaluation):
+    """Charge the runs just made (the tasks with a full run pending)."""
+    pending = evaluation.workspace.pending_steps
+    for t in range(pending.shape[0]):
+        if pending[t] > 0:
+            _charge(evaluation, t)
+
+
+@njit(cache=True)
+def _more_draws(program, evaluation):
+    """Honest fitness for a program with live random ops: the full runs again on
+    ``random_draws - 1`` more random-op seeds (from the main stream), each task's fitness
+    the mean or the worst over all draws, so that no winner rests on one lucky draw."""
+    settings, ws = evaluation.settings, evaluation.workspace
+    fits, draw, pending = ws.task_fitness, ws.draw_fitness, ws.pending_steps
+    worst = settings.draw_combination == WORST
+    for _ in range(settings.random_draws - 1):
+        _run_tasks(program, evaluation, 0, next_u64(evaluation.rng), draw)
+        _charge_runs(evaluation)
+        for t in range(pending.shape[0]):
+            if pending[t] > 0:
+                fits[t] = min(fits[t], draw[t]) if worst else fits[t] + draw[t]
+    if not worst:
+        for t in range(pending.shape[0]):
+            if pending[t] > 0:
+                fits[t] /= settings.random_draws
+
+
+@njit(cache=True, inline="always")
+def _evaluate_miss(code, size, program, evaluation, h, cacheable, noisy):
     """A canonical-cache miss: pre-filter, budget, FEC probe, hurdle, full evaluation.
     ``code``/``size`` are the program as evaluated (the budget counts its dead code),
     ``program`` its canonical form."""
@@ -347,9 +379,11 @@ def _evaluate_miss(code, size, program, evaluation, h, cacheable):
             return guess
     _plan_runs(evaluation, 1.0)
     _run_tasks(program, evaluation, 0, seed, fits)
+    _charge_runs(evaluation)
+    if noisy and settings.random_draws > 1:
+        _more_draws(program, evaluation)
     for t in range(pending.shape[0]):
         if pending[t] > 0:
-            _charge(evaluation, t)
             if settings.fec:
                 fec.insert(evaluation.caches.fec, keys[t], fits[t])
     fitness = _combine(fits, settings.combination)
@@ -382,6 +416,8 @@ class EvalSettings:
     hurdle_percentile: float = 75.0
     hurdle_every: int = 100
     hurdle_window: int = 1000
+    random_draws: int = 1                # random-op seeds a program with live random ops runs on
+    draw_combination: str = "mean"       # "mean" | "worst": a task's fitness over those draws
 
     def bundle(self, mode: int, memory) -> KernelSettings:
         """These settings as the kernels take them, for programs of ``memory`` on tasks of
@@ -397,7 +433,8 @@ class EvalSettings:
             hurdle_percentile=float(self.hurdle_percentile), hurdle_every=int(self.hurdle_every),
             max_abs_error=float(self.max_abs_error), task_mode=int(mode),
             scalars=int(memory.scalars), vectors=int(memory.vectors),
-            matrices=int(memory.matrices))
+            matrices=int(memory.matrices), random_draws=int(self.random_draws),
+            draw_combination=WORST if self.draw_combination == "worst" else MEAN)
 
 
 def budget_costs(program) -> tuple[float, float]:
@@ -418,7 +455,7 @@ def new_workspace(memory, capacity: int, n_tasks: int) -> Workspace:
         task_fitness=np.zeros(n_tasks), pending_steps=np.zeros(n_tasks, dtype=np.int64),
         fec_keys=np.zeros(n_tasks, dtype=np.uint64),
         run_steps=np.zeros(n_tasks, dtype=np.int64), run_valid=np.zeros(n_tasks, dtype=np.int64),
-        probe_fitness=np.zeros(n_tasks), profile=new_profile())
+        probe_fitness=np.zeros(n_tasks), draw_fitness=np.zeros(n_tasks), profile=new_profile())
 
 
 def new_hurdle(window: int) -> np.ndarray:
@@ -486,26 +523,60 @@ class Evaluator:
         return float(call_compiled(evaluate_program, (code, data, size, self.evaluation)))
 
 
-def evaluate_on_tasks(program, tasks, *, seed: int, combination: str = "mean",
-                      engine_name: str = "auto", max_abs_error: float = 100.0,
-                      op_ids=None) -> tuple[float, list]:
-    """Select/final evaluation: no FEC, no budget, a fresh random-op seed per task.
+def has_random_ops(program) -> bool:
+    """Whether ``program`` draws random numbers (its fitness then depends on the seed)."""
+    return any(ins.op.is_random for comp in program.components for ins in comp)
 
-    Returns (combined fitness, per-task fitness).  Uses the engine API so large final
-    evaluations can run compiled.  ``op_ids``: the interpreter's op set (a search passes
-    its own, already compiled); None: the program's own ops (a small interpreter, compiled
-    once per op set: ``azc evaluate`` and ``azc tune`` never wait for the 65-op one).
-    """
+
+def draw_seed(seed: int, task: int, draw: int) -> int:
+    """The random-op seed of a task's draw (draw 0: the seed a single-draw run uses)."""
+    task_seed = int(mix64(np.uint64((seed + 0x9E3779B97F4A7C15 * (task + 1)) % (1 << 64))))
+    if draw == 0:
+        return task_seed
+    return int(mix64(np.uint64((task_seed + 0xD1B54A32D192ED03 * draw) % (1 << 64))))
+
+
+def task_draws(program, tasks, *, seed: int, draws: int = 1, engine_name: str = "auto",
+               max_abs_error: float = 100.0, op_ids=None) -> np.ndarray:
+    """Fitness per (task, random-op draw), shape (len(tasks), draws): no FEC, no budget.
+
+    A program without random ops runs once per task (its draws would be equal).  Uses the
+    engine API so large evaluations can run compiled.  ``op_ids``: the interpreter's op set
+    (a search passes its own, already compiled); None: the program's own ops (a small
+    interpreter, compiled once per op set: ``azc evaluate`` and ``azc tune`` never wait for
+    the 65-op one)."""
     if op_ids is None:
         op_ids = interpreter.op_ids_of((), program)
-    per_task = []
+    runs = draws if has_random_ops(program) else 1
+    out = np.empty((len(tasks), draws))
     for i, task in enumerate(tasks):
-        task_seed = int(mix64(np.uint64((seed + 0x9E3779B97F4A7C15 * (i + 1)) % (1 << 64))))
-        result = engine.run(program, task.x_train, task.y_train, task.x_valid, task.y_valid,
-                            eval_type=task.eval_type, num_classes=task.num_classes,
-                            epochs=task.epochs, order=task.order, seed=task_seed,
-                            max_abs_error=max_abs_error, engine=engine_name, ops=op_ids)
-        per_task.append(result.fitness)
-    values = np.array(per_task)
-    combined = float(reference_median(values) if combination == "median" else values.mean())
-    return combined, per_task
+        for d in range(runs):
+            out[i, d] = engine.run(
+                program, task.x_train, task.y_train, task.x_valid, task.y_valid,
+                eval_type=task.eval_type, num_classes=task.num_classes, epochs=task.epochs,
+                order=task.order, seed=draw_seed(seed, i, d), max_abs_error=max_abs_error,
+                engine=engine_name, ops=op_ids).fitness
+        out[i, runs:] = out[i, 0]
+    return out
+
+
+def combine_draws(per_draw: np.ndarray, how: str = "mean") -> np.ndarray:
+    """Each task's fitness over its draws: the mean, or the worst draw."""
+    return per_draw.min(axis=1) if how == "worst" else per_draw.mean(axis=1)
+
+
+def combine_tasks(per_task, combination: str = "mean") -> float:
+    values = np.asarray(per_task, dtype=float)
+    return float(reference_median(values) if combination == "median" else values.mean())
+
+
+def evaluate_on_tasks(program, tasks, *, seed: int, combination: str = "mean",
+                      engine_name: str = "auto", max_abs_error: float = 100.0,
+                      op_ids=None, draws: int = 1, draw_combination: str = "mean"
+                      ) -> tuple[float, list]:
+    """Select/final evaluation (``task_draws``): returns (combined fitness, per-task
+    fitness), a task's fitness combining its ``draws`` random-op draws."""
+    per_draw = task_draws(program, tasks, seed=seed, draws=draws, engine_name=engine_name,
+                          max_abs_error=max_abs_error, op_ids=op_ids)
+    per_task = combine_draws(per_draw, draw_combination)
+    return combine_tasks(per_task, combination), [float(x) for x in per_task]

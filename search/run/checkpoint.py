@@ -113,7 +113,11 @@ _IGNORED_RUN_KEYS = ("workers", "checkpoint_seconds", "worker_timeout")
 # an older run's configuration stays what it was.
 _OMITTED_AT_DEFAULT = {"migration": "deterministic"}
 _EVOLUTION_ADDED = {   # the same for [evolution]: crossover came later
-    "crossover_prob": 0.0, "speciation": False, "species_width": 0.05}
+    "crossover_prob": 0.0, "speciation": False, "species_width": 0.05,
+    "random_draws": 1, "draw_combination": "mean"}
+# [selection] and [[promotion_tasks]] came later: at their defaults they are left out, so
+# older checkpoints still resume.
+_SELECTION_DEFAULT = {"candidates": 1, "alpha": 0.05, "random_draws": 1, "draw_combination": "mean"}
 _IGNORED_TASK_OPTIONS = ("data_dir",)
 
 
@@ -135,6 +139,9 @@ def config_document(cfg) -> dict:
                 and _OMITTED_AT_DEFAULT.get(k, object()) != v},
         **{name: [_task_document(s) for s in getattr(cfg, name)]
            for name in ("search_tasks", "select_tasks", "final_tasks")},
+        **({"selection": dict(cfg.selection)} if cfg.selection != _SELECTION_DEFAULT else {}),
+        **({"promotion_tasks": [_task_document(s) for s in cfg.promotion_tasks]}
+           if cfg.promotion_tasks else {}),
     }
 
 

@@ -151,6 +151,21 @@ SCHEMA = {
         "crossover_prob": (_float(0.0, 1.0), 0.0),
         "speciation": (_bool, False),
         "species_width": (_float(0.0, 1.0, low_open=True), 0.05),
+        # Honest fitness: a program with live random ops runs on random_draws random-op
+        # seeds, each task's fitness the mean or the worst draw (1: the reference's one draw).
+        "random_draws": (_int(1, 1000), 1),
+        "draw_combination": (_choice("mean", "worst"), "mean"),
+    },
+    # How an experiment's winner is chosen (run.selection): its `candidates` best distinct
+    # members by search fitness go through the funnel (the select tasks, then the promotion
+    # tasks); after each stage the ones a one-sided paired Wilcoxon test puts below the
+    # stage's leader at level `alpha` drop out; select and final evaluation of a program
+    # with random ops uses `random_draws` draws combined as `draw_combination`.
+    "selection": {
+        "candidates": (_int(1, 10_000), 1),
+        "alpha": (_float(0.0, 1.0), 0.05),
+        "random_draws": (_int(1, 1000), 1),
+        "draw_combination": (_choice("mean", "worst"), "mean"),
     },
     # The RL controller (evolution.strategy = "rl"; engine.controller): Adam's step size,
     # the weight of the entropy bonus and the decay of the reward baseline.
@@ -207,7 +222,7 @@ def _absolute_dir(key, v):
 TOP_LEVEL = {"name": _str, "base_dir": _absolute_dir}
 # Task options naming files or folders: relative ones resolve against the config's folder.
 DATA_PATH_OPTIONS = ("path", "labels_path", "data_dir")
-TASK_LISTS = ("search_tasks", "select_tasks", "final_tasks")
+TASK_LISTS = ("search_tasks", "select_tasks", "promotion_tasks", "final_tasks")
 TASK_KEYS = {
     "type": (_str, REQUIRED), "features": (_int(1, 256), REQUIRED),
     "num_train_examples": (_int(1), REQUIRED), "num_valid_examples": (_int(1), REQUIRED),
@@ -239,6 +254,8 @@ class Config:
     run_dir_text: str = ""         # for RUN_DIR/config.toml: source_text with base_dir pinned
     tune: dict | None = None       # [tune]: tune the best program's constants at the end
     controller: dict = field(default_factory=dict)   # [controller], defaults filled in
+    selection: dict = field(default_factory=dict)    # [selection], defaults filled in
+    promotion_tasks: list = field(default_factory=list)   # the funnel's stage after select
 
     @property
     def features(self) -> int:
@@ -259,9 +276,13 @@ class Config:
 
     @property
     def capacity(self) -> int:
-        """Instruction slots per component: room for the largest size plus one (TRADE)."""
+        """Instruction slots per component: room for the largest size plus one (TRADE), the
+        initial program's included (the damaged neural net's Learn is longer than the
+        nonlinear test's learn_max)."""
+        from .initial import longest_component    # initial builds on this module
         init, _, high = self.size_bounds()
-        return max(max(init), max(high)) + 1
+        start = longest_component(self.evolution["initial_population"], self.memory)
+        return max(max(init), max(high), start) + 1
 
 
 def _suggest(key, known):
@@ -424,7 +445,11 @@ def parse(text: str, source_path: str = "<config>", base_dir: str | None = None)
                 for s in ("fec", "hurdles", "train_budget", "tune")}
     search = _task_list(doc, "search_tasks", True)
     select = _task_list(doc, "select_tasks", False)
+    promotion = _task_list(doc, "promotion_tasks", False)
     final = _task_list(doc, "final_tasks", False)
+    if promotion and not select:
+        raise ConfigError("[[promotion_tasks]] is the funnel's stage after the select tasks; "
+                          "add [[select_tasks]] or remove it")
     features = search[0].features
     mem = sections["memory"]
     try:
@@ -435,7 +460,7 @@ def parse(text: str, source_path: str = "<config>", base_dir: str | None = None)
         base = _absolute_dir("base_dir", doc["base_dir"])
     else:
         base = os.path.abspath(base_dir if base_dir is not None else os.getcwd())
-    for specs in (search, select, final):
+    for specs in (search, select, promotion, final):
         _resolve_data_paths(specs, base)
     _resolve_warm_start(sections["evolution"], base)
     cfg = Config(name, memory, [sections["ops"][c] for c in ("setup", "predict", "learn")],
@@ -444,7 +469,9 @@ def parse(text: str, source_path: str = "<config>", base_dir: str | None = None)
                  final, source_text=text, source_path=str(source_path), base_dir=base,
                  run_dir_text=_pinned_text(text, doc, {"base_dir": base, "name": name}),
                  tune=optional["tune"],
-                 controller=_section(doc, "controller", SCHEMA["controller"]))
+                 controller=_section(doc, "controller", SCHEMA["controller"]),
+                 selection=_section(doc, "selection", SCHEMA["selection"]),
+                 promotion_tasks=promotion)
     if "controller" in doc and cfg.evolution["strategy"] != "rl":
         raise ConfigError("[controller] configures strategy 'rl'; remove it or set "
                           "evolution.strategy = \"rl\"")

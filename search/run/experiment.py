@@ -336,10 +336,11 @@ class Search:
         # Timing of the search itself, before the select evaluation (islands work in parallel:
         # their mean is each worker's share).
         profile = self.clock.breakdown(islands.profile()) if self.clock else None
-        member = islands.best_member()
-        candidate = islands.program(*member[:2])
         if select is None:
-            select = self.selection.select(candidate)
+            member, candidate, select = self.selection.choose(islands)
+        else:                       # early select has scored the best member
+            member = islands.best_member()
+            candidate = islands.program(*member[:2])
         stats = islands.stats()
         self.run_dir.event("experiment_end", experiment=state.experiment,
                            search_fitness=member[2], select_fitness=finite(select),

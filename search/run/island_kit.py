@@ -22,7 +22,9 @@ def eval_settings(cfg: Config) -> evaluator.EvalSettings:
     fec_cfg, hurdles, budget = cfg.fec, cfg.hurdles, cfg.train_budget
     s = evaluator.EvalSettings(combination=cfg.evolution["fitness_combination"],
                                max_abs_error=cfg.evolution["max_abs_error"],
-                               prefilter=cfg.evolution["prefilter"])
+                               prefilter=cfg.evolution["prefilter"],
+                               random_draws=cfg.evolution["random_draws"],
+                               draw_combination=cfg.evolution["draw_combination"])
     if fec_cfg:
         s.fec = True
         s.fec_train = fec_cfg["num_train_examples"]

@@ -19,6 +19,7 @@ from ..data.tasks import randomized_seeds
 from ..engine import evaluator
 from .archipelago import Archipelago
 from .config import Config, build_task_list
+from .paired_test import wilcoxon_greater
 from .rundir import RunDir
 from .state import SearchState
 
@@ -73,18 +74,113 @@ class Selection:
         self.last_select = {}
         if not self.cfg.select_tasks:
             return float("nan")
-        specs = self.cfg.select_tasks
+        per_draw = self._stage([program], self.cfg.select_tasks, "select_tasks")[0]
+        return self._score(per_draw)
+
+    # ---- the funnel -------------------------------------------------------------------------
+    def choose(self, islands: Archipelago) -> tuple[tuple, Program, float]:
+        """The experiment's winner: (member, program, select fitness).  The reference's rule
+        (``candidates = 1``, no promotion tasks): the best member, scored on the select
+        tasks.  Otherwise the funnel: the best distinct members by search fitness are scored
+        on the select tasks, then the promotion tasks; after each stage the ones a one-sided
+        paired Wilcoxon test (over tasks and random-op draws) puts below the stage's leader
+        at level ``alpha`` drop out, and the last stage's leader wins."""
+        members = self._candidates(islands)
+        programs = [islands.program(*m[:2]) for m in members]
+        if len(members) == 1 and not self.cfg.promotion_tasks or not self.cfg.select_tasks:
+            return members[0], programs[0], self.select(programs[0])
+        records = [{"search_fitness": m[2], "island": m[0], "id": islands.member_id(*m[:2])}
+                   for m in members]
+        alive = list(range(len(members)))
+        first_stage = None
+        for label in ("select_tasks", "promotion_tasks"):
+            specs = getattr(self.cfg, label)
+            if not specs:
+                continue
+            per_draw = self._stage([programs[c] for c in alive], specs, label)
+            if first_stage is None:
+                first_stage = dict(self.last_select)
+            alive = self._promote(alive, per_draw, records, label.split("_")[0])
+        self.last_select = first_stage
+        winner = alive[0]
+        self._report_funnel(records, winner)
+        return members[winner], programs[winner], records[winner]["select"]
+
+    def _candidates(self, islands: Archipelago) -> list[tuple[int, int, float]]:
+        """Up to ``selection.candidates`` members (island, slot, search fitness), best first
+        (the first island and slot on ties, as ``best_member``), one per canonical form."""
+        wanted = self.cfg.selection["candidates"]
+        if wanted == 1:
+            return [islands.best_member()]
+        ranked = sorted(((-float(f), i, slot) for i, isl in enumerate(islands.islands)
+                         for slot, f in enumerate(isl.fitness)))
+        mode = EvalType.of(self.cfg.search_tasks[0].eval_type).task_mode
+        seen, out = set(), []
+        for neg_fit, i, slot in ranked:
+            h = canonical_hash(islands.program(i, slot), mode)
+            if h not in seen:
+                seen.add(h)
+                out.append((i, slot, -neg_fit))
+                if len(out) == wanted:
+                    break
+        return out
+
+    def _stage(self, programs, specs, label) -> list[np.ndarray]:
+        """Each program's fitness per (task, draw) on one set of tasks and random-op seeds
+        (the same for every program, so their values pair up)."""
         if self.cfg.experiment["randomize_task_seeds"]:
             specs = randomized_seeds(self.draw, specs)
-        tasks = build_task_list(specs, "select_tasks")
+        tasks = build_task_list(specs, label)
         seed = self.draw()
         # Logged with experiment_end, so `azc evaluate RUN` can repeat this very check.
         self.last_select = {"select_seeds": [[list(s.param_seeds), list(s.data_seeds)]
                                              for s in specs], "select_seed": seed}
-        fitness, _ = evaluator.evaluate_on_tasks(
-            program, tasks, seed=seed, engine_name=self.engine,
-            max_abs_error=self.cfg.evolution["max_abs_error"], op_ids=self._op_ids(program))
-        return fitness
+        draws = self.cfg.selection["random_draws"]
+        return [evaluator.task_draws(p, tasks, seed=seed, draws=draws, engine_name=self.engine,
+                                     max_abs_error=self.cfg.evolution["max_abs_error"],
+                                     op_ids=self._op_ids(p)) for p in programs]
+
+    def _score(self, per_draw: np.ndarray) -> float:
+        return evaluator.combine_tasks(self._per_task(per_draw))
+
+    def _per_task(self, per_draw: np.ndarray) -> np.ndarray:
+        return evaluator.combine_draws(per_draw, self.cfg.selection["draw_combination"])
+
+    def _paired(self, per_draw: np.ndarray) -> np.ndarray:
+        """The values a paired test compares: every (task, draw) for mean draws, a task's
+        worst draw when draws combine by the worst."""
+        if self.cfg.selection["draw_combination"] == "worst":
+            return self._per_task(per_draw)
+        return per_draw.ravel()
+
+    def _promote(self, alive, per_draw, records, stage) -> list[int]:
+        """The candidates that go on from a stage: its leader first, then the ones the test
+        does not put below it."""
+        scores = [self._score(x) for x in per_draw]
+        lead = int(np.argmax(scores))
+        leader = self._paired(per_draw[lead])
+        kept = [alive[lead]]
+        for k, c in enumerate(alive):
+            records[c][stage] = scores[k]
+            p = 1.0 if k == lead else wilcoxon_greater(leader, self._paired(per_draw[k]))
+            records[c][f"{stage}_p"] = p
+            if k != lead and p >= self.cfg.selection["alpha"]:
+                kept.append(c)
+            elif k != lead:
+                records[c]["dropped"] = stage
+        return kept
+
+    def _report_funnel(self, records, winner: int) -> None:
+        """The funnel in the log: every candidate's stage scores, and the candidates whose
+        search fitness passed ``sufficient_fitness`` but whose select fitness did not."""
+        sufficient = self.cfg.experiment["sufficient_fitness"]
+        failed = [] if sufficient is None else [
+            k for k, r in enumerate(records)
+            if r["search_fitness"] > sufficient and not r["select"] > sufficient]
+        self.run_dir.event("selection", experiment=self.state.experiment, winner=winner,
+                           candidates=[{k: (finite(v) if isinstance(v, float) else v)
+                                        for k, v in r.items()} for r in records],
+                           failed_select=failed)
 
     # ---- the run's best ---------------------------------------------------------------------
     def keep_if_best(self, islands: Archipelago, member: tuple, candidate: Program,
@@ -136,9 +232,11 @@ class Selection:
         final = None
         if self.final_tasks and self.state.best is not None:
             best = self.best_program()
+            sel = self.cfg.selection
             final, _ = evaluator.evaluate_on_tasks(
                 best, self.final_tasks, seed=self.draw(), engine_name=self.engine,
-                max_abs_error=self.cfg.evolution["max_abs_error"], op_ids=self._op_ids(best))
+                max_abs_error=self.cfg.evolution["max_abs_error"], op_ids=self._op_ids(best),
+                draws=sel["random_draws"], draw_combination=sel["draw_combination"])
             self.state.best["final_fitness"] = final
         program = self.best_program() if self.state.best else None
         if program is not None:
