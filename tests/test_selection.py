@@ -95,3 +95,13 @@ def test_the_funnel_reports_candidates_that_pass_search_but_fail_select(tmp_path
     expected = [k for k, c in enumerate(sel["candidates"])
                 if c["search_fitness"] > 0.5 and not c["select"] > 0.5]
     assert expected and sel["failed_select"] == expected
+
+
+def test_the_log_line_names_the_winner_and_the_failures(funnel_events):
+    from azcompile.search.run.reporting import event_line
+    sel = next(e for e in funnel_events if e["event"] == "selection")
+    line = event_line(sel)
+    assert line.startswith(f"selection: {len(sel['candidates'])} candidates on the select tasks")
+    assert f"winner #{sel['winner'] + 1} " in line
+    failed = dict(sel, failed_select=[0, 1])
+    assert event_line(failed).endswith("; 2 passed the search but failed the select tasks")

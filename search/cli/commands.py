@@ -11,6 +11,8 @@ import os
 import signal
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import click
@@ -87,6 +89,7 @@ class _Interrupt:
     boundary and write a checkpoint; a second aborts at once (``_Interrupt.Abort``), which
     leaves the directory as the last checkpoint left it; a third exits without cleaning up."""
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    STOP_NOW = "interrupt: stopping now (nothing to save yet)"
 
     class Abort(BaseException):
         """Raised by the second signal; not an Exception, so nothing on the way catches it."""
@@ -94,6 +97,8 @@ class _Interrupt:
         self.requested = None       # the first signal's number
         self.aborting = False
         self.unsaved_work = lambda: False   # the search's, once there is one
+        self.aborted_note = lambda: _aborted_note(None)
+        self.starting = lambda: False       # the search's: it has made no individual yet
 
     @property
     def exit_code(self) -> int:
@@ -101,14 +106,20 @@ class _Interrupt:
 
     def __enter__(self):
         self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        self._start_watchdog()
         return self
 
+    def _stop_compile_now(self) -> bool:
+        """A compile (or the start of a search, which waits on one) can take a minute and
+        nothing would be lost: stop now."""
+        return (self.requested is None and (compiling.active() or self.starting())
+                and not self.unsaved_work())
+
     def _handle(self, signum, frame):
-        if self.requested is None and compiling.active() and not self.unsaved_work():
-            # A compile can take a minute and nothing would be lost: stop now.
+        if self._stop_compile_now():
             self.requested = signum
             self.aborting = True
-            click.echo("\ninterrupt: stopping the compile", err=True)
+            click.echo(f"\n{self.STOP_NOW}", err=True)
             raise _Interrupt.Abort()
         if self.requested is None:
             self.requested = signum
@@ -121,12 +132,51 @@ class _Interrupt:
         self.aborting = True
         raise _Interrupt.Abort()
 
+    # Python runs a signal handler only between bytecodes, and LLVM optimising a large
+    # module holds the main thread in C for up to tens of seconds.  The wakeup fd wakes a
+    # thread (llvmlite releases the GIL) that ends a compile with nothing unsaved itself
+    # when the handler has not acted within WATCHDOG_GRACE seconds.
+    WATCHDOG_GRACE = 0.3
+
+    def _start_watchdog(self) -> None:
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_write, False)
+        self._previous_wakeup = signal.set_wakeup_fd(self._wake_write, warn_on_full_buffer=False)
+        threading.Thread(target=self._watch, name="azc-interrupt-watchdog", daemon=True).start()
+
+    def _watch(self) -> None:
+        while True:
+            woken = os.read(self._wake_read, 16)
+            if not woken:               # __exit__ closed the pipe's other end
+                os.close(self._wake_read)
+                return
+            if not set(woken) & set(self.SIGNALS):
+                continue                # another handled signal (a resize, say)
+            time.sleep(self.WATCHDOG_GRACE)
+            if self._stop_compile_now():
+                os.write(2, f"\n{self.STOP_NOW}\n{self.aborted_note()}\n".encode())
+                os._exit(128 + [n for n in woken if n in self.SIGNALS][-1])
+
+    def _stop_watchdog(self) -> None:
+        signal.set_wakeup_fd(self._previous_wakeup)
+        os.close(self._wake_write)
+
     def __exit__(self, *exc):
+        self._stop_watchdog()
         for s, handler in self.previous.items():
             signal.signal(s, handler)
         if self.requested is not None:
             startup.exiting(self.exit_code)
         return False
+
+
+def _aborted_note(search) -> str:
+    """What an abort leaves behind, and the command that goes on from there."""
+    if search is None:
+        return "aborted; nothing was written"
+    if search.done:
+        return f"aborted; the run had finished: {search.run_dir.path}"
+    return f"aborted; {search.run_dir.next_step()}"
 
 
 def _bundled_examples_epilog() -> str:
@@ -212,6 +262,11 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
                 address=address)
             search = Search(cfg, options)
             interrupt.unsaved_work = search.has_unsaved_work
+            interrupt.aborted_note = lambda: _aborted_note(search)
+            interrupt.starting = search.is_starting
+            if interrupt.requested:     # a Ctrl-C while the search was being set up
+                click.echo("stopped before the search started; nothing was written", err=True)
+                sys.exit(interrupt.exit_code)
             try:
                 result = search.run()
             finally:
@@ -227,13 +282,7 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
                 raise
             errors.fail(f"{exc}; {search.run_dir.next_step()}")
         except _Interrupt.Abort:
-            if search is None:
-                where = "nothing was written"
-            elif search.done:
-                where = f"the run had finished: {search.run_dir.path}"
-            else:
-                where = search.run_dir.next_step()
-            click.echo(f"aborted; {where}", err=True)
+            click.echo(_aborted_note(search), err=True)
             sys.exit(interrupt.exit_code)
 
 

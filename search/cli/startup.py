@@ -7,9 +7,11 @@ written yet, so there is nothing to save.  Only the program entry points install
 """
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
+import threading
 import time
 
 EXIT_INTERRUPTED = 130
@@ -52,3 +54,26 @@ def exiting(code: int) -> None:
     if _running_as_program:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: os._exit(code))
+
+
+def leave(code) -> None:
+    """Exit with ``code`` (as ``sys.exit`` takes it) after what an exit must do: the other
+    threads joined, the atexit callbacks run (a precompile helper stopped, Ray shut down,
+    temporary folders removed) and the output flushed; but not the interpreter's teardown."""
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:                               # sys.exit("message"): printed, status 1
+        print(code, file=sys.stderr)
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):   # a closed pipe: nothing more can be said
+            pass
+    os._exit(status)

@@ -83,6 +83,7 @@ class Search:
         self.clock: WallClock | None = None
         self.result: dict = {}
         self._saved_individuals = 0
+        self._session_start_individuals = 0
 
     @property
     def phase(self) -> str:
@@ -117,6 +118,11 @@ class Search:
 
     def elapsed(self) -> float:
         return self.stopwatch.elapsed(self.state)
+
+    def is_starting(self) -> bool:
+        """Whether this session has made no individual yet (it loads, compiles and builds
+        tasks, so a Ctrl-C may stop it at once: there is nothing to save)."""
+        return self.state.total_individuals == self._session_start_individuals
 
     def has_unsaved_work(self) -> bool:
         """Whether stopping now, without a checkpoint, would lose individuals: some were
@@ -156,7 +162,7 @@ class Search:
         if self.opts.max_individuals is not None:
             state.max_individuals = self.opts.max_individuals
         self.state = state
-        self._saved_individuals = state.total_individuals
+        self._saved_individuals = self._session_start_individuals = state.total_individuals
         self._take_parts()
         if state.has_islands:
             self._new_islands([0] * state.workers)

@@ -143,6 +143,8 @@ def event_line(record: dict) -> str | None:
         return (f"experiment {record['experiment']}: search fitness for candidate = "
                 f"{record['search_fitness']:.6f}, select fitness = "
                 f"{'n/a' if sel is None else f'{sel:.6f}'}")
+    if kind == "selection":
+        return _selection_line(record)
     if kind == "early_select":
         return (f"early select check: search {record['search_fitness']:.6f}, "
                 f"select {record['select_fitness']:.6f}")
@@ -151,3 +153,19 @@ def event_line(record: dict) -> str | None:
     if kind == "resumed":
         return f"resumed at experiment {record['experiment']}, {record['individuals']} individuals"
     return None
+
+
+def _selection_line(record: dict) -> str:
+    """The funnel in one line: how many candidates reached each stage, the winner, and how
+    many passed the search but failed the select tasks."""
+    cands = record["candidates"]
+    winner = cands[record["winner"]]
+    promoted = sum("promotion" in c for c in cands)
+    line = (f"selection: {len(cands)} candidates on the select tasks"
+            + (f", {promoted} promoted" if promoted else "")
+            + f"; winner #{record['winner'] + 1} (search {winner['search_fitness']:.6f}, "
+            f"select {winner['select'] or 0.0:.6f})")
+    if record["failed_select"]:
+        line += (f"; {len(record['failed_select'])} passed the search but failed "
+                 "the select tasks")
+    return line
