@@ -16,7 +16,7 @@ import numpy as np
 
 from azcompile.program import Program, load
 from azcompile.search.api import config_dict, make_config, run_search
-from azcompile.search.data.baselines import baseline_report, score
+from azcompile.search.data.baselines import DEFAULT_LR_GRID, baseline_report, score
 from azcompile.search.run.config import ConfigError, build_task_list
 
 HERE = Path(__file__).resolve().parent
@@ -93,9 +93,10 @@ def program_scores(program: Program, tasks, seed: int) -> list[float]:
     return score(lambda task: program, tasks, seed=seed)
 
 
-def baseline_scores(tune_tasks, eval_tasks, names, seed: int) -> dict:
-    """name -> (learning rate tuned on ``tune_tasks``, per-task accuracy on ``eval_tasks``)."""
-    rows = baseline_report(tune_tasks, eval_tasks, programs=list(names), seed=seed)
+def baseline_scores(tune_tasks, eval_tasks, names, seed: int, lrs=DEFAULT_LR_GRID) -> dict:
+    """name -> (learning rate tuned on ``tune_tasks`` over ``lrs``, per-task accuracy on
+    ``eval_tasks``)."""
+    rows = baseline_report(tune_tasks, eval_tasks, programs=list(names), lrs=lrs, seed=seed)
     return {row.name: (row.lr, list(row.per_task)) for row in rows}
 
 
