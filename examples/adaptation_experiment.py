@@ -78,8 +78,10 @@ def runs_table(runs) -> str:
 
 
 def exported_core(source: str) -> str:
-    """Setup, Predict and Learn of an exported module (its live code), without the helpers."""
-    start = source.index("def _setup(")
+    """Setup, Predict and Learn of an exported module (its live code), without the helpers;
+    a component with no live code has no function there."""
+    start = min(i for i in (source.find(f"def _{c}(") for c in ("setup", "predict", "learn"))
+                if i >= 0)
     return source[start:source.index("# ---- functional API", start)].rstrip()
 
 
