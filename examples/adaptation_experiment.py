@@ -55,10 +55,11 @@ def run_seed(doc, tasks, args, seed: int) -> dict:
     winner, result = kit.search(doc, args.out / f"seed_{seed}", seed, args.minutes,
                                 args.individuals, args.workers)
     evolved = kit.program_scores(winner, tasks["final_tasks"], seed)
-    (lr, sgd), = kit.baseline_scores(tasks["search_tasks"], tasks["final_tasks"], [SGD], seed,
+    (lr, sgd, sgd_search), = kit.baseline_scores(tasks["search_tasks"], tasks["final_tasks"], [SGD], seed,
                                      lrs=LR_GRID).values()
     mean, se = kit.mean_se(np.subtract(evolved, sgd))
     return {"seed": seed, "budget": kit.budget_of(result, args.individuals), "sgd_lr": lr,
+            "sgd_search_fitness": sgd_search,
             "evolved": float(np.mean(evolved)), "sgd": float(np.mean(sgd)),
             "difference": mean, "difference_se": se, "beats": bool(mean > 0),
             "beats_clearly": bool(mean > 2 * se), "program": winner.listing(),

@@ -57,13 +57,14 @@ def run_seed(doc, tasks, args, seed: int) -> dict:
     winner, result = kit.search(doc, args.out / f"seed_{seed}", seed, args.minutes,
                                 args.individuals, args.workers)
     scores = {"evolved": kit.program_scores(winner, tasks["final_tasks"], seed)}
-    lrs = {}
+    lrs, on_search = {}, {}
     tuned = kit.baseline_scores(tasks["search_tasks"], tasks["final_tasks"], BASELINES, seed)
-    for name, (lr, per_task) in tuned.items():
-        lrs[name], scores[name] = lr, per_task
+    for name, (lr, per_task, search_mean) in tuned.items():
+        lrs[name], scores[name], on_search[name] = lr, per_task, search_mean
     per_projection = {name: kit.by_projection(tasks["final_tasks"], s)
                       for name, s in scores.items()}
     return {"seed": seed, "budget": kit.budget_of(result, args.individuals), "lr": lrs,
+            "baselines_on_search_tasks": on_search,
             "per_task": scores, "per_projection": per_projection,
             "program": winner.listing()}
 
@@ -84,14 +85,21 @@ def summary_table(runs, projections) -> tuple[str, dict]:
 
 
 def seed_table(runs, projections) -> str:
-    header = (["seed", "individuals", "s", "stopped by", "select", "LR lr", "MLP lr"] +
+    header = (["seed", "individuals", "s", "stopped by",
+               "evolved on search tasks: as searched / re-scored / tuned",
+               "LR / MLP on search tasks", "select", "LR lr", "MLP lr"] +
               [f"evolved / LR / MLP, proj {p}" for p in projections])
     rows = []
     for r in runs:
         b = r["budget"]
         cells = [" / ".join(f"{r['per_projection'][m][p]:.4f}" for m in METHODS)
                  for p in projections]
+        fitness = " / ".join("-" if v is None else f"{v:.4f}" for v in
+                             (b["search_fitness"], b["rescored_search_fitness"],
+                              b["tuned_search_fitness"]))
         rows.append([r["seed"], f"{b['individuals']:,}", f"{b['seconds']:.0f}", b["stopped_by"],
+                     fitness, " / ".join(f"{r['baselines_on_search_tasks'][m]:.4f}"
+                                         for m in BASELINES),
                      f"{b['select_fitness']:.4f}", f"{r['lr']['logistic_regression']:.3g}",
                      f"{r['lr']['neural_net']:.3g}"] + cells)
     return kit.markdown_table(header, rows)

@@ -16,7 +16,8 @@ import numpy as np
 
 from azcompile.program import Program, load
 from azcompile.search.api import config_dict, make_config, run_search
-from azcompile.search.data.baselines import DEFAULT_LR_GRID, baseline_report, score
+from azcompile.search.data.baselines import (BASELINES, DEFAULT_LR_GRID, baseline_report,
+                                             evaluate, score)
 from azcompile.search.run.config import ConfigError, build_task_list
 
 HERE = Path(__file__).resolve().parent
@@ -73,6 +74,10 @@ def budget_of(result, individuals_asked) -> dict:
               (Path(result.run_dir) / "events.jsonl").read_text().splitlines() if line.strip()]
     progress = [e for e in events if e["event"] == "progress"]
     stops = [e.get("reason", "") for e in events if e["event"] == "stopped"]
+    # The [tune] stage re-scores the winner on the search tasks with its own random-op seeds
+    # (before, after tuning): how much of the search's fitness was one lucky draw.
+    tuned = next((e for e in events if e["event"] == "tuned"), {})
+    rescored, after = tuned.get("search_fitness", (None, None))
     first, last = (progress[0], progress[-1]) if progress else ({}, {})
     span = last.get("elapsed", 0.0) - first.get("elapsed", 0.0)
     # None with fewer than two progress lines (progress_every individuals apart).
@@ -84,7 +89,8 @@ def budget_of(result, individuals_asked) -> dict:
             "stopped_by": ("individuals" if individuals_asked
                            and result.individuals >= individuals_asked else "time"),
             "stop_reasons": stops,
-            "search_fitness": result.search_fitness, "select_fitness": result.select_fitness,
+            "search_fitness": result.search_fitness, "rescored_search_fitness": rescored,
+            "tuned_search_fitness": after, "select_fitness": result.select_fitness,
             "final_fitness": result.final_fitness}
 
 
@@ -95,9 +101,12 @@ def program_scores(program: Program, tasks, seed: int) -> list[float]:
 
 def baseline_scores(tune_tasks, eval_tasks, names, seed: int, lrs=DEFAULT_LR_GRID) -> dict:
     """name -> (learning rate tuned on ``tune_tasks`` over ``lrs``, per-task accuracy on
-    ``eval_tasks``)."""
+    ``eval_tasks``, mean accuracy on ``tune_tasks`` with that rate)."""
     rows = baseline_report(tune_tasks, eval_tasks, programs=list(names), lrs=lrs, seed=seed)
-    return {row.name: (row.lr, list(row.per_task)) for row in rows}
+    return {row.name: (row.lr, list(row.per_task),
+                       float(np.mean(evaluate(BASELINES[row.name], row.lr, tune_tasks,
+                                              seed=seed))))
+            for row in rows}
 
 
 def projection_of(task) -> int:
