@@ -80,3 +80,18 @@ def test_a_bad_dataset_choice_is_one_error_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().startswith("error: --dataset mnist needs --data-dir")
     assert "Traceback" not in done.stderr
+
+
+def test_the_digits_experiment_reads_mnist_files_from_a_data_dir(tmp_path):
+    from data_helpers import make_idx_dataset
+
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import experiment_kit as kit
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    make_idx_dataset(tmp_path / "mnist", per_class=200)
+    doc = kit.experiment_config(EXAMPLES / "digits_experiment.toml", "mnist", tmp_path / "mnist")
+    final = kit.tasks_of(doc, "final_tasks")
+    assert {t.info["dataset"] for t in final} == {"mnist"}
+    assert sorted({kit.projection_of(t) for t in final}) == [100, 101]
