@@ -55,8 +55,8 @@ def run_seed(doc, tasks, args, seed: int) -> dict:
     winner, result = kit.search(doc, args.out / f"seed_{seed}", seed, args.minutes,
                                 args.individuals, args.workers)
     evolved = kit.program_scores(winner, tasks["final_tasks"], seed)
-    (lr, sgd, sgd_search), = kit.baseline_scores(tasks["search_tasks"], tasks["final_tasks"], [SGD], seed,
-                                     lrs=LR_GRID).values()
+    (lr, sgd, sgd_search), = kit.baseline_scores(tasks["search_tasks"], tasks["final_tasks"],
+                                                 [SGD], seed, lrs=LR_GRID).values()
     mean, se = kit.mean_se(np.subtract(evolved, sgd))
     return {"seed": seed, "budget": kit.budget_of(result, args.individuals), "sgd_lr": lr,
             "sgd_search_fitness": sgd_search,
