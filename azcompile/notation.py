@@ -10,7 +10,11 @@ printers).  The targets:
 * ``CANDIDATE``: one instruction of a compiled candidate, addresses and constants as literals;
 * ``EXPORT_NUMPY`` / ``EXPORT_LOOP``: one instruction of the exported module, vectorised
   (the ``numpy`` column) or as element loops for numba (the ``loop`` column);
-* ``LISTING``: the paper's notation, as listings and ``Instruction.show()`` print it.
+* ``LISTING``: the paper's notation, as listings and ``Instruction.show()`` print it;
+* ``JAX``: an op as one expression of its new output value (the ``numpy`` column, ``o``'s
+  in-place writes as ``o.at[...].set``, conditionals as ``jnp.where``), for code without
+  in-place writes (the search's differentiable relaxation); operands ``a``, ``b``, ``o``, data
+  ``data[p, k]``, draws ``_uniform(key, low, high[, shape])`` as the caller defines them.
 
 The literal rule (``literal``), the feature-index rule (``feature_index``) and the tidy rule
 (``tidy``) exist only here.  Only numbers and op-table text ever reach rendered code.
@@ -53,6 +57,7 @@ class Target:
     non_finite: bool = False           # inf / nan constants allowed (the export folds them)
     digits: Optional[int] = None       # significant digits of numbers; None: exact repr
     vectorised_rules: bool = False     # apply the export's left-to-right / libm rules
+    functional: bool = False           # the statement as an expression of the new output
 
 
 INTERPRETER = Target(
@@ -76,6 +81,10 @@ EXPORT_LOOP = Target(
     renames={"F": "N_FEATURES", "TV": "_tv", "TM": "_tm", "t": "_t", "q": "_q"},
     non_finite=True)
 LISTING = Target("listing", "show", "{store}{addr}", "{store}{addr}[{sub}]", digits=6)
+JAX = Target(
+    "jax", "numpy", "{addr}", "{addr}[{sub}]", runtime=True,
+    draw="_{kind}(key, {low}, {high}{shape})", shapes={"": "", "_V": ", (F,)", "_M": ", (F, F)"},
+    non_finite=True, functional=True)
 
 
 # ---- the rules ----------------------------------------------------------------------------
@@ -211,6 +220,8 @@ def render(subject, target: Target, *, features: int | None = None, stream=None)
         text = target.draw_prologue.format(stream=b.stream) + text
     if target.vectorised_rules:
         text = _vectorised_rules(text, _scalar_only(b.op))
+    if target.functional:
+        text = _functional_rules(text)
     return text
 
 
@@ -275,3 +286,32 @@ def _vectorised_rules(code: str, scalar_division: bool) -> str:
 
     node = cst.parse_statement(code).visit(Rules())
     return cst.Module([]).code_for_node(node).strip()
+
+
+# ---- the functional rules (JAX) ------------------------------------------------------------
+# Traced arrays have no in-place writes and no truth value: ``o = e`` becomes ``e``,
+# ``o[i] = e`` becomes ``o.at[i].set(e)``, ``pass`` leaves ``o``, ``x if c else y`` becomes
+# ``jnp.where(c, x, y)`` and numpy calls become jax.numpy calls.
+
+def _functional_rules(code: str) -> str:
+    import ast
+
+    class Rules(ast.NodeTransformer):
+        def visit_IfExp(self, node):
+            self.generic_visit(node)
+            return ast.Call(ast.Attribute(ast.Name("jnp", ast.Load()), "where", ast.Load()),
+                            [node.test, node.body, node.orelse], [])
+
+        def visit_Name(self, node):
+            return ast.Name("jnp", ast.Load()) if node.id == "np" else node
+
+    statement = ast.parse(code).body[0]
+    if isinstance(statement, ast.Pass):
+        return "o"
+    if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1):
+        raise ValueError(f"the jax target renders one assignment, got {code!r}")
+    target, value = statement.targets[0], Rules().visit(statement.value)
+    if isinstance(target, ast.Name):
+        return ast.unparse(value)
+    at = ast.Subscript(ast.Attribute(target.value, "at", ast.Load()), target.slice, ast.Load())
+    return ast.unparse(ast.Call(ast.Attribute(at, "set", ast.Load()), [value], []))

@@ -25,6 +25,7 @@ STRATEGIES = {
     "evolution+crossover+speciation": {"crossover_prob": 0.2, "speciation": True},
     "random": {"strategy": "random"},
     "rl": {"strategy": "rl"},
+    "relaxation": {"strategy": "relaxation"},
 }
 
 

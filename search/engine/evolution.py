@@ -30,7 +30,9 @@ from .mutator import (CROSSOVER, NOT_MUTATED, RANDOMIZE_ALGORITHM, _pick_compone
 from .profile import P_LOOP, P_MUTATION, cycles
 
 EVOLUTION, RANDOM_SEARCH, RL_CONTROLLER = 0, 1, 2
-STRATEGIES = {"evolution": EVOLUTION, "random": RANDOM_SEARCH, "rl": RL_CONTROLLER}
+# "relaxation" is evolution after a warm start (engine.relaxation makes the initial population)
+STRATEGIES = {"evolution": EVOLUTION, "random": RANDOM_SEARCH, "rl": RL_CONTROLLER,
+              "relaxation": EVOLUTION}
 # Not a strategy: how ``initialize`` runs the generation loop (each child is the initial
 # program, randomised if the population starts random), so one kernel does both and numba
 # compiles the loop once.

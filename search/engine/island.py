@@ -13,7 +13,8 @@ from . import fec
 from . import validate
 from .controller import Controller
 from .evolution import INITIAL, STRATEGIES, BatchLog, Breeding, evolve, place_programs
-from .mutator import MIGRATED, SAMPLED
+from .mutator import MIGRATED, RELAXED, SAMPLED
+from .relaxation import Relaxation
 from .population import Population
 
 _CACHE_FIELDS = ("keys", "values", "hits", "prev", "next", "chain", "heads", "state")
@@ -42,6 +43,8 @@ class Island:
         # strategy "rl": the children are the controller's samples, not the kernel's
         self.controller = (Controller(cfg, self.breeding.initial) if evo["strategy"] == "rl"
                            else None)
+        # strategy "relaxation": the initial population is the relaxation's argmax programs
+        self.relaxation = Relaxation(cfg, tasks) if evo["strategy"] == "relaxation" else None
         # The interpreter covers what a child can hold: the config's ops, the initial
         # program's (migrants come from islands of the same config).
         self.op_ids = interpreter.op_ids_of(cfg.op_names, init_program)
@@ -68,12 +71,32 @@ class Island:
         """Fill the next ``count`` slots with the initial program (randomised if the
         population starts random), evaluated: the generation loop with the INITIAL rule,
         in batches the log has room for (its entries are not read)."""
+        if self.relaxation is not None:
+            self._initialize_relaxed(count)
+            return
         stop = min(self.initialized + count, self.size)
         fill = self.breeding._replace(strategy=INITIAL)
         while self.initialized < stop:
             n = min(stop - self.initialized, self.log.ids.shape[0])
             call_compiled(evolve, self.evolve_arguments(n, self.initialized, fill))
             self.initialized += n
+
+    def _initialize_relaxed(self, count: int) -> None:
+        """Strategy "relaxation": a chunk of gradient steps worth about ``count`` programs
+        (counted as individuals), until its steps are done; then the next ``count`` slots
+        take its argmax programs in turn, evaluated."""
+        relax = self.relaxation
+        if not relax.done:
+            steps = relax.run(self.rng, max(1, count // relax.programs_per_step))
+            self.stats[evaluator.S_INDIVIDUALS] += steps * relax.programs_per_step
+            return
+        programs = relax.programs(self.breeding.initial)
+        n = min(count, self.size - self.initialized)
+        pick = (self.initialized + np.arange(n)) % relax.restarts
+        batch = evaluator.ProgramBuffers(*(a[pick] for a in programs))
+        call_compiled(place_programs, (self.pop.arrays(), batch, self.initialized, self.next_id,
+                                       RELAXED, self.evaluation, self.log.arrays()))
+        self.initialized += n
 
     def evolve(self, count: int) -> None:
         if self.controller is not None:
@@ -155,6 +178,8 @@ class Island:
                           self.stats, self.rng, self.next_id, self.cursor, self.initialized)
         if self.controller is not None:
             out.update(self.controller.state(prefix))
+        if self.relaxation is not None:
+            out.update(self.relaxation.state(prefix))
         return out
 
     def restore(self, arrays: dict, prefix: str) -> None:
@@ -175,6 +200,8 @@ class Island:
         self.cursor, self.initialized = (int(x) for x in arrays[f"{prefix}counters"])
         if self.controller is not None:
             self.controller.restore(arrays, prefix)
+        if self.relaxation is not None:
+            self.relaxation.restore(arrays, prefix)
 
     @staticmethod
     def blank_state(cfg, settings: evaluator.EvalSettings, prefix: str) -> dict:
@@ -188,6 +215,8 @@ class Island:
             blank = evaluator.ProgramBuffers(*(np.zeros((3, L, 4), t) for t in (np.int32, float)),
                                              np.zeros(3, np.int32))
             out.update(Controller(cfg, blank).state(prefix))
+        if cfg.evolution["strategy"] == "relaxation":
+            out.update(Relaxation(cfg, []).state(prefix))
         return out
 
     @staticmethod
@@ -213,6 +242,8 @@ class Island:
         validate.within(arrays[f"{prefix}next_id"], f"{prefix}next_id", 0, 2 ** 62)
         if cfg.evolution["strategy"] == "rl":
             Controller.check_state(arrays, prefix)
+        if cfg.evolution["strategy"] == "relaxation":
+            Relaxation.check_state(arrays, prefix, cfg.relaxation["steps"])
         return set(blank_state)
 
 

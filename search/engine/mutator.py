@@ -34,6 +34,7 @@ MIGRATED = -2             # arrived from another island (lineage only)
 # Children not made by a mutation (lineage only, never in a config's mutation list):
 CROSSOVER = 8             # recombined from the parent and a mate (evolution.crossover)
 SAMPLED = 9               # written by the RL controller (engine.controller)
+RELAXED = 10              # an argmax program of the relaxation (engine.relaxation)
 MUTATION_NAMES = {
     "alter_param": ALTER_PARAM, "randomize_instruction": RANDOMIZE_INSTRUCTION,
     "randomize_component_function": RANDOMIZE_COMPONENT_FUNCTION, "identity": IDENTITY,
@@ -43,7 +44,8 @@ MUTATION_NAMES = {
 MUTATION_LABELS = {v: k for k, v in MUTATION_NAMES.items()} | {NOT_MUTATED: "none (copy)",
                                                                MIGRATED: "migration",
                                                                CROSSOVER: "crossover",
-                                                               SAMPLED: "rl_sample"}
+                                                               SAMPLED: "rl_sample",
+                                                               RELAXED: "relaxation"}
 
 _IN1 = OP_ARRAYS["in1_kind"]
 _IN2 = OP_ARRAYS["in2_kind"]

@@ -135,6 +135,8 @@ def config_document(cfg) -> dict:
         "hurdles": cfg.hurdles, "train_budget": cfg.train_budget,
         "experiment": dict(cfg.experiment),
         **({"controller": dict(cfg.controller)} if cfg.evolution["strategy"] == "rl" else {}),
+        **({"relaxation": dict(cfg.relaxation)}
+           if cfg.evolution["strategy"] == "relaxation" else {}),
         "run": {k: v for k, v in cfg.run.items() if k not in _IGNORED_RUN_KEYS
                 and _OMITTED_AT_DEFAULT.get(k, object()) != v},
         **{name: [_task_document(s) for s in getattr(cfg, name)]

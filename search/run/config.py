@@ -133,7 +133,7 @@ SCHEMA = {
         "setup_max": (_int(1), None), "predict_max": (_int(1), None), "learn_max": (_int(1), None),
     },
     "evolution": {
-        "strategy": (_choice("evolution", "random", "rl"), "evolution"),
+        "strategy": (_choice("evolution", "random", "rl", "relaxation"), "evolution"),
         "population_size": (_int(1), 1000),
         "tournament_size": (_int(1), 10),
         "initial_population": (_initial_population, "no_op"),
@@ -173,6 +173,23 @@ SCHEMA = {
         "learning_rate": (_float(0.0, 1.0, low_open=True), 0.05),
         "entropy_weight": (_float(0.0), 0.01),
         "baseline_decay": (_float(0.0, 1.0), 0.9),
+    },
+    # The differentiable relaxation (evolution.strategy = "relaxation"; engine.relaxation):
+    # the skeleton's lengths (default sizes.*_init), Adam's steps and step size, the softmax
+    # temperature, the independent skeletons trained at once, the spread of the initial op
+    # logits and the examples of the relaxed loss.
+    "relaxation": {
+        "setup_length": (_int(0), None), "predict_length": (_int(0), None),
+        "learn_length": (_int(0), None),
+        "steps": (_int(1), 300),
+        "learning_rate": (_float(0.0, 10.0, low_open=True), 0.1),
+        "temperature": (_float(0.0, low_open=True), 1.0),
+        "final_temperature": (_float(0.0, low_open=True), 0.1),
+        "restarts": (_int(1, 1000), 8),
+        "init_scale": (_float(0.0), 0.1),
+        # the relaxed loss trains on the first train_examples of each search task's training
+        # order and validates on its first valid_examples (as FEC's fingerprint does)
+        "train_examples": (_int(1), 10), "valid_examples": (_int(1), 10),
     },
     "fec": {
         "num_train_examples": (_int(1, 100), REQUIRED), "num_valid_examples": (_int(1, 100), REQUIRED),
@@ -256,6 +273,7 @@ class Config:
     controller: dict = field(default_factory=dict)   # [controller], defaults filled in
     selection: dict = field(default_factory=dict)    # [selection], defaults filled in
     promotion_tasks: list = field(default_factory=list)   # the funnel's stage after select
+    relaxation: dict = field(default_factory=dict)   # [relaxation], defaults filled in
 
     @property
     def features(self) -> int:
@@ -471,10 +489,14 @@ def parse(text: str, source_path: str = "<config>", base_dir: str | None = None)
                  tune=optional["tune"],
                  controller=_section(doc, "controller", SCHEMA["controller"]),
                  selection=_section(doc, "selection", SCHEMA["selection"]),
-                 promotion_tasks=promotion)
+                 promotion_tasks=promotion,
+                 relaxation=_section(doc, "relaxation", SCHEMA["relaxation"]))
     if "controller" in doc and cfg.evolution["strategy"] != "rl":
         raise ConfigError("[controller] configures strategy 'rl'; remove it or set "
                           "evolution.strategy = \"rl\"")
+    if "relaxation" in doc and cfg.evolution["strategy"] != "relaxation":
+        raise ConfigError("[relaxation] configures strategy 'relaxation'; remove it or set "
+                          "evolution.strategy = \"relaxation\"")
     _check_consistency(cfg)
     return cfg
 
@@ -509,6 +531,8 @@ def _check_consistency(cfg: Config) -> None:
         raise ConfigError(f"evolution.strategy = '{evo['strategy']}' needs an op list for every "
                           "component with a non-zero initial size")
     _check_strategy_keys(cfg)
+    if evo["strategy"] == "relaxation":
+        _check_relaxation(cfg)
     for name in TASK_LISTS:
         for i, spec in enumerate(getattr(cfg, name)):
             if spec.features != cfg.features:
@@ -539,6 +563,30 @@ def _check_strategy_keys(cfg: Config) -> None:
     if evo["speciation"] and evo["crossover_prob"] == 0:
         raise ConfigError("evolution.speciation = true chooses crossover mates, but "
                           "evolution.crossover_prob is 0; set crossover_prob > 0")
+
+
+def _check_relaxation(cfg: Config) -> None:
+    """The skeleton's lengths (filled in from sizes.*_init) within the sizes' bounds, for
+    components with ops; search tasks it can relax (rms_error); jax installed."""
+    from ..engine.relaxation import jax_available
+    init, low, high = cfg.size_bounds()
+    rel = cfg.relaxation
+    for c, comp in enumerate(("setup", "predict", "learn")):
+        key = f"{comp}_length"
+        if rel[key] is None:
+            rel[key] = init[c]
+        if cfg.ops[c] and not low[c] <= rel[key] <= high[c]:
+            raise ConfigError(f"relaxation.{key} = {rel[key]} is outside sizes.{comp}_min.."
+                              f"{comp}_max ({low[c]}..{high[c]}); choose a length in that range")
+        if rel[key] > 0 and not cfg.ops[c] and init[c] > 0:
+            raise ConfigError(f"relaxation.{key} = {rel[key]} but ops.{comp} is empty; give "
+                              f"ops.{comp} or set {key} = 0")
+    if any(spec.eval_type != EvalType.RMS_ERROR for spec in cfg.search_tasks):
+        raise ConfigError("evolution.strategy = 'relaxation' relaxes rms_error search tasks "
+                          "only; use eval_type = \"rms_error\" or another strategy")
+    if not jax_available():
+        raise ConfigError("evolution.strategy = 'relaxation' needs jax, which is not installed; "
+                          "install it with: pip install 'azcompile[relax]'")
 
 
 def override_data_dir(cfg: Config, data_dir: str) -> None:

@@ -239,12 +239,17 @@ class Search:
         local = [isl for isl in islands.islands if isinstance(isl, Island)]
         if local:                   # a cold start compiles on two cores (workers: in theirs)
             precompile.prepare(local[0], note=self.opts.on_note)
+        relaxed = self.cfg.evolution["strategy"] == "relaxation"
+        before = int(islands.stats()[evaluator.S_INDIVIDUALS])
         islands.initialize(self.kit.batch_size)
         precompile.release()        # the generation loop is compiled (or loaded) by now
+        if relaxed:   # its gradient steps count as they are taken, then each member
+            state.total_individuals += int(islands.stats()[evaluator.S_INDIVIDUALS]) - before
         if islands.initialized == islands.size:
             for isl, lineage in zip(islands.islands, state.lineages):
                 lineage.add_initial(isl.ids, isl.fitness)
-            state.total_individuals += islands.size * len(islands.islands)
+            if not relaxed:
+                state.total_individuals += islands.size * len(islands.islands)
             state.phase = "evolve"
             self._after_sweep()
         self.progress.show_now(self.islands, "init")
