@@ -23,6 +23,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from azcompile import ops as _ops
+from azcompile import reference_programs
 from azcompile.eval_type import EvalType, config_names
 from azcompile.files import read_text_file
 from azcompile.liveness import MAX_REGISTERS
@@ -297,10 +298,26 @@ class Config:
         """Instruction slots per component: room for the largest size plus one (TRADE), the
         initial program's included (the damaged neural net's Learn is longer than the
         nonlinear test's learn_max)."""
-        from .initial import longest_component    # initial builds on this module
         init, _, high = self.size_bounds()
-        start = longest_component(self.evolution["initial_population"], self.memory)
+        start = _longest_start(self.evolution["initial_population"], self.memory)
         return max(max(init), max(high), start) + 1
+
+
+# The named initial programs made from the reference's algorithms (run.initial builds them:
+# the damaged net is the net without two Setup instructions, so the net bounds its length).
+_REFERENCE_START = {"linear": reference_programs.linear, "neural_net": reference_programs.neural_net,
+                    "damaged_neural_net": reference_programs.neural_net}
+
+
+def _longest_start(name: str, memory: Memory) -> int:
+    """The most instructions a component of the named initial program may hold (0 for the
+    empty ones and a warm start, which must fit the configured maximum sizes)."""
+    if name not in _REFERENCE_START:
+        return 0
+    try:
+        return max(len(c) for c in _REFERENCE_START[name](memory).components)
+    except ValueError:          # memory too small for it: run.initial says so
+        return 0
 
 
 def _suggest(key, known):

@@ -26,15 +26,6 @@ BUILDERS = {"linear": linear, "neural_net": neural_net, "damaged_neural_net": da
 NEEDS = {"linear": (4, 3, 1), "neural_net": (5, 9, 2), "damaged_neural_net": (5, 9, 2)}
 
 
-def longest_component(name: str, memory: Memory) -> int:
-    """The most instructions a component of the named initial program holds (0 for a warm
-    start, which must fit the configured maximum sizes)."""
-    if name not in BUILDERS or name in NEEDS and any(
-            have < need for have, need in zip((memory.scalars, memory.vectors, memory.matrices), NEEDS[name])):
-        return 0                # a warm start, or memory too small (build refuses it)
-    return max(len(c) for c in BUILDERS[name](memory).components)
-
-
 def warm_start_program(path, memory: Memory) -> Program:
     """The program a warm start begins from: a program file, or a run directory's best
     (``best_program.json``).  Its memory must be the configuration's."""
