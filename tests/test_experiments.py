@@ -75,6 +75,18 @@ def test_the_adaptation_experiment_runs_and_exports_its_best_winner(tmp_path):
     assert (out / "best_algorithm.py").read_text().startswith('"""EvolvedAlgorithm')
 
 
+def test_the_nonlinear_experiment_compares_both_selection_rules(tmp_path):
+    out = tmp_path / "nonlinear"
+    done = _run("nonlinear_experiment.py", "--seeds", 2, "--individuals", 2000, "--draws", 3,
+                "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("honest: the bundled example")
+    assert "\nreference: the reference's rule" in done.stdout
+    assert done.stdout.count("| 2 | 2,000 |") == 2
+    assert "final over 3 inits: mean / worst" in done.stdout
+    assert (out / "nonlinear.json").exists() and (out / "honest_seed_2").is_dir()
+
+
 def test_a_bad_dataset_choice_is_one_error_line(tmp_path):
     done = _run("digits_experiment.py", "--dataset", "mnist", "--out", tmp_path)
     assert done.returncode == 2
