@@ -478,9 +478,14 @@ def _check_consistency(cfg: Config) -> None:
                               f"initial population needs ops to draw from")
         if low[c] > high[c]:
             raise ConfigError(f"sizes.{comp}_min ({low[c]}) is larger than sizes.{comp}_max ({high[c]})")
-    if evo["strategy"] in ("random", "rl") and not all(cfg.ops[c] or init[c] == 0 for c in range(3)):
+    # A component without ops keeps the initial program's instructions (random search and the
+    # controller write only the components with ops); from NO_OPs it would stay empty.
+    from_no_ops = evo["initial_population"] in ("random", "no_op")
+    if evo["strategy"] in ("random", "rl") and from_no_ops and not all(
+            cfg.ops[c] or init[c] == 0 for c in range(3)):
         raise ConfigError(f"evolution.strategy = '{evo['strategy']}' needs an op list for every "
-                          "component with a non-zero initial size")
+                          "component with a non-zero initial size (or an initial_population "
+                          "that writes it)")
     _check_strategy_keys(cfg)
     for name in TASK_LISTS:
         for i, spec in enumerate(getattr(cfg, name)):
