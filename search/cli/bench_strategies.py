@@ -26,6 +26,7 @@ STRATEGIES = {
     "evolution": {},
     "evolution+crossover": {"crossover_prob": 0.2},
     "evolution+crossover+speciation": {"crossover_prob": 0.2, "speciation": True},
+    "evolution+crossover+fec-species": {"crossover_prob": 0.2, "speciation": "fec"},
     "random": {"strategy": "random"},
     "rl": {"strategy": "rl"},
 }

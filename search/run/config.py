@@ -77,6 +77,14 @@ def _bool(key, v):
     return v
 
 
+def _speciation(key, v):
+    # true is the fitness band's first spelling: kept as written, so the configuration
+    # record of a run checkpointed then stays what it was
+    if v in (False, True, "fitness", "fec"):
+        return v
+    raise ConfigError(f"{key}: must be false, \"fitness\" (or true) or \"fec\"; got {v!r}")
+
+
 def _choice(*allowed):
     def check(key, v):
         if v not in allowed:
@@ -146,10 +154,11 @@ SCHEMA = {
         "prefilter": (_bool, False),
         "budget_accounting": (_choice("reference", "executed"), "reference"),
         # Crossover (regularized evolution only): the share of children recombined from the
-        # parent and a mate; with speciation the mate is of the parent's species, a band of
-        # search fitness species_width wide.
+        # parent and a mate; with speciation the mate is of the parent's species: a band of
+        # search fitness species_width wide ("fitness", or true as before), or the members
+        # whose FEC probe on the first task behaves alike ("fec").
         "crossover_prob": (_float(0.0, 1.0), 0.0),
-        "speciation": (_bool, False),
+        "speciation": (_speciation, False),
         "species_width": (_float(0.0, 1.0, low_open=True), 0.05),
     },
     # The RL controller (evolution.strategy = "rl"; engine.controller): Adam's step size,
@@ -515,7 +524,7 @@ def _check_strategy_keys(cfg: Config) -> None:
         raise ConfigError(f"evolution.crossover_prob applies to strategy 'evolution', not "
                           f"{evo['strategy']!r}; remove it or set strategy = \"evolution\"")
     if evo["speciation"] and evo["crossover_prob"] == 0:
-        raise ConfigError("evolution.speciation = true chooses crossover mates, but "
+        raise ConfigError("evolution.speciation chooses crossover mates, but "
                           "evolution.crossover_prob is 0; set crossover_prob > 0")
 
 
