@@ -2,19 +2,25 @@
 the bench's; README "Search strategies" shows a measured table)."""
 from __future__ import annotations
 
+import pytest
+
 from azcompile.search.cli.bench_strategies import (STRATEGIES, format_comparison,
                                                    strategy_configs, with_keys)
 from azcompile.search.run.config import load
 from cli_checks import assert_user_error, run_azc
 
 
-def test_each_strategy_is_the_config_with_its_keys_and_the_early_select_check(tmp_path):
-    configs = strategy_configs("demo", tmp_path)
+@pytest.mark.parametrize("config", ["demo", "nonlinear"])
+def test_each_strategy_is_the_config_with_its_keys_and_the_early_select_check(tmp_path, config):
+    # nonlinear too: random search and rl write its Setup and keep the damaged net's
+    # Predict and Learn (no ops there)
+    configs = strategy_configs(config, tmp_path)
     assert list(configs) == list(STRATEGIES)
-    base = load("demo")
+    base = load(config)
     for label, path in configs.items():
         cfg = load(path)
         assert cfg.experiment["early_select"] and cfg.experiment["sufficient_fitness"] == 0.9999
+        assert cfg.experiment["max_experiments"] == 0      # the budget, not one experiment
         for key, value in STRATEGIES[label].items():
             assert cfg.evolution[key] == value
         same = {k: v for k, v in cfg.evolution.items() if k not in STRATEGIES[label]}
@@ -31,14 +37,14 @@ def test_with_keys_replaces_a_key_and_adds_a_missing_section():
 
 def test_the_table_has_one_row_per_strategy():
     run = {"runs": [{"seed": 1, "solved": True, "individuals": 5000, "seconds": 2.0}],
-           "solved": 1, "of": 1, "median_individuals": 5000.0, "median_seconds": 2.0}
+           "solved": 1, "of": 1, "median_individuals": 5000.0, "median_seconds": 2.0, "median_select": 0.99995}
     none = {"runs": [{"seed": 1, "error": "boom"}], "solved": 0, "of": 1,
             "median_individuals": None, "median_seconds": None}
     text = format_comparison({"config": "demo", "budget": 9000, "seeds": [1],
                               "strategies": {"evolution": run, "rl": none}})
     lines = text.splitlines()
-    assert lines[2].split() == ["evolution", "1/1", "5,000", "2.0"]
-    assert lines[3].split() == ["rl", "0/1", "-", "-"] and lines[4] == "rl seed 1: boom"
+    assert lines[2].split() == ["evolution", "1/1", "5,000", "2.0", "0.99995"]
+    assert lines[3].split() == ["rl", "0/1", "-", "-", "-"] and lines[4] == "rl seed 1: boom"
 
 
 def test_an_unknown_config_is_one_error(tmp_path):

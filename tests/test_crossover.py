@@ -12,10 +12,13 @@ import pytest
 from azcompile.rng import new_state
 from azcompile.search.engine import evaluator
 from azcompile.search.engine.evolution import crossover, mate_tournament
+from azcompile.search.engine.island import Island
+from azcompile.search.engine.validate import CheckpointError
 from azcompile.search.engine.mutator import CROSSOVER, MUTATION_LABELS
 from azcompile.search.engine.population import check_instructions
 from azcompile.search.run import checkpoint as ckpt
 from azcompile.search.run.config import parse
+from azcompile.search.run.island_kit import eval_settings
 from cli_checks import assert_user_error, run_azc
 from test_search_run import azc_in_process
 from kill_resume import killed_and_resumed, run_to_end
@@ -95,18 +98,27 @@ def test_crossover_children_are_valid_and_mix_both_parents():
 
 def test_mates_come_from_the_parent_s_species():
     fitness = np.array([0.10, 0.12, 0.55, 0.56, 0.58, 0.90, 0.91, 0.30])
+    # behaviour signatures across the fitness bands: species of their own
+    signature = np.array([7, 9, 9, 7, 9, 7, 7, 5], dtype=np.uint64)
     rng = new_state(3)
     for parent in range(8):
         band = np.floor(fitness[parent] / 0.05)
         for _ in range(50):
-            mate = mate_tournament(fitness, 3, rng, parent, 0.05)
+            mate = mate_tournament(fitness, 3, rng, parent, 0.05, signature, False)
             assert mate != parent
             assert mate == -1 or np.floor(fitness[mate] / 0.05) == band
-    assert {mate_tournament(fitness, 3, rng, 7, 0.05) for _ in range(50)} == {-1}  # alone
-    assert {mate_tournament(fitness, 3, rng, 0, 0.0) for _ in range(200)} >= {5, 6}
+            mate = mate_tournament(fitness, 3, rng, parent, 0.05, signature, True)
+            assert mate != parent and (mate == -1 or signature[mate] == signature[parent])
+    assert {mate_tournament(fitness, 3, rng, 7, 0.05, signature, False)
+            for _ in range(50)} == {-1}                                       # alone
+    assert {mate_tournament(fitness, 3, rng, 7, 0.0, signature, True) for _ in range(50)} == {-1}
+    assert {mate_tournament(fitness, 3, rng, 0, 0.0, signature, False)
+            for _ in range(200)} >= {5, 6}
+    assert {mate_tournament(fitness, 3, rng, 0, 0.0, signature, True)
+            for _ in range(200)} == {-1, 3, 5, 6}
 
 
-@pytest.mark.parametrize("speciation", [False, True])
+@pytest.mark.parametrize("speciation", [False, True, '"fec"'])
 def test_a_crossover_run_logs_crossover_children(speciation):
     cfg = config(crossover_prob=0.5, speciation=speciation, species_width=0.2)
     isl = _evolved(cfg, 9, 64)
@@ -119,13 +131,44 @@ def test_a_crossover_run_logs_crossover_children(speciation):
 
 
 def test_a_crossover_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path):
+    """With behaviour species: the members' signatures are checkpointed state."""
     path = tmp_path / "tiny_crossover.toml"
     path.write_text(TINY.read_text().replace(
-        "[evolution]\n", "[evolution]\ncrossover_prob = 0.3\nspeciation = true\n")
+        "[evolution]\n", "[evolution]\ncrossover_prob = 0.3\nspeciation = \"fec\"\n")
         .replace("max_experiments = 3", "max_experiments = 1"))
     reference = run_to_end(path, tmp_path / "ref", seed=11)
     assert reference == killed_and_resumed(path, tmp_path / "killed", seed=11,
                                            progress_before_kill=4)
+
+
+def test_behaviour_signatures_are_the_members_probes_and_travel_with_migrants():
+    cfg = config(crossover_prob=0.5, speciation='"fec"')
+    isl = _evolved(cfg, 9, 64)
+    pop = isl.pop
+    probe = [evaluator.behaviour_signature(pop.code[i], pop.data[i], pop.size[i], isl.evaluation)
+             for i in range(isl.size)]
+    assert pop.signature.tolist() == probe
+    fresh = _evolved(cfg, 5, 0).pop                # random programs: behaviours differ
+    differ = [(i, j) for i in range(8) for j in range(i) if fresh.fitness[i] != fresh.fitness[j]]
+    assert differ and all(fresh.signature[i] != fresh.signature[j] for i, j in differ)
+    other = _evolved(cfg, 4, 8)
+    start = other.cursor
+    other.immigrate(isl.emigrants([0, 1, 2]))
+    arrived = [(start + k) % other.size for k in range(3)]
+    assert other.pop.signature[arrived].tolist() == probe[:3]
+
+
+def test_a_checkpoint_from_before_behaviour_species_resumes_unless_they_are_asked_for():
+    cfg = config(crossover_prob=0.5, speciation=True)
+    isl = _evolved(cfg, 9, 16)
+    arrays = isl.state("island0_")
+    del arrays["island0_pop_signature"]                      # as such a checkpoint holds
+    Island.check_state(arrays, "island0_", cfg, eval_settings(cfg))
+    assert not arrays["island0_pop_signature"].any()
+    del arrays["island0_pop_signature"]
+    fec_cfg = config(crossover_prob=0.5, speciation='"fec"')
+    with pytest.raises(CheckpointError, match="start a new run"):
+        Island.check_state(arrays, "island0_", fec_cfg, eval_settings(fec_cfg))
 
 
 @pytest.mark.parametrize("edit, needle", [
@@ -133,6 +176,7 @@ def test_a_crossover_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_pat
     ('crossover_prob = 0.2\nstrategy = "random"', "crossover_prob applies to strategy"),
     ("speciation = true", "crossover_prob is 0"),
     ("crossover_prob = 0.2\nspeciation = true\nspecies_width = 0", "species_width"),
+    ('crossover_prob = 0.2\nspeciation = "signature"', '"fec"'),
 ])
 def test_bad_crossover_settings_are_one_config_error(tmp_path, edit, needle):
     path = tmp_path / "bad.toml"

@@ -324,6 +324,29 @@ def evaluate_program(code, data, size, evaluation):
     return fitness
 
 
+@njit(cache=True)
+def behaviour_signature(code, data, size, evaluation):
+    """The program's behaviour fingerprint for speciation (``speciation = "fec"``): the FEC
+    key of its probe on the first task (``fec_train`` steps, ``fec_valid`` examples, the FEC
+    seed), whether or not the search uses FEC.  Draws no random numbers and counts no
+    statistics, so it changes nothing else about a run."""
+    settings, ws = evaluation.settings, evaluation.workspace
+    ccode, cdata, csize = ws.canonical.code, ws.canonical.data, ws.canonical.size
+    canonicalize(code, data, size, ccode, cdata, csize, settings.scalars, settings.vectors,
+                 settings.matrices, settings.task_mode)
+    fill_stream_ids(ccode, csize, ws.all_live, ws.stream)
+    max_steps = evaluation.tasks.max_steps
+    ws.run_steps[:] = -1
+    ws.run_steps[0] = min(settings.fec_train, max_steps[0])
+    ws.run_valid[0] = min(settings.fec_valid, evaluation.tasks.n_valid[0])
+    _run_tasks(ProgramArrays(ccode, cdata, ws.stream, csize), evaluation, FEC_ERRORS,
+               np.uint64(fec.FEC_SEED), ws.probe_fitness)
+    counters = ws.records.counters
+    return fec.fingerprint(ws.records.train_errors[0], counters[0, TRAIN_ERRORS_RECORDED],
+                           ws.records.valid_errors[0], counters[0, VALID_ERRORS_RECORDED], 0,
+                           max_steps[0])
+
+
 @njit(cache=True, inline="always")
 def _charge_runs(evaluation):
     """Charge the runs just made (the tasks with a full run pending)."""

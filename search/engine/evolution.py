@@ -6,7 +6,8 @@ including the slot about to be replaced) picks the parent, the child is the pare
 with probability ``mutate_prob``, and it replaces the slot, i.e. the oldest individual.
 Random search fills the slot with a fresh random program instead.  With ``crossover_prob``
 a child is instead, with that probability, the parent recombined with a mate from a second
-tournament (``crossover``), optionally only among the parent's species (NEAT-style).  The
+tournament (``crossover``), optionally only among the parent's species (NEAT-style: a band
+of fitness, or the members whose FEC probe behaves alike).  The
 RL controller's programs (engine.controller) enter the ring through ``place_programs``.
 
 ``evolve`` runs a batch of children and returns; Python handles progress, checkpoints and
@@ -24,7 +25,7 @@ from numba import njit
 from azcompile.rng import next_float, next_int
 
 from .. import numba_cache  # noqa: F401  (numba's cache folder before our functions)
-from .evaluator import ProgramBuffers, evaluate_program
+from .evaluator import ProgramBuffers, behaviour_signature, evaluate_program
 from .mutator import (CROSSOVER, NOT_MUTATED, RANDOMIZE_ALGORITHM, _pick_component, mutate,
                       randomize_program)
 from .profile import P_LOOP, P_MUTATION, cycles
@@ -42,9 +43,11 @@ INITIAL = 3
 # probability that a child is mutated, whether the initial population is randomised, the
 # initial program (evaluator.ProgramBuffers), the mutator's arrays (mutator.MutatorArrays)
 # and the buffer a child is built in (ProgramBuffers); the probability that a child is a
-# crossover instead, and the species width (0: no speciation; see mate_tournament).
+# crossover instead, the species width (0: no fitness bands) and whether species are
+# behaviour signatures instead (see mate_tournament).
 Breeding = namedtuple("Breeding", "strategy tournament_size mutate_prob random_init initial "
-                                  "mutator child crossover_prob species_width")
+                                  "mutator child crossover_prob species_width "
+                                  "species_by_signature")
 # BatchLog's arrays, as the kernels take them.
 LogArrays = namedtuple("LogArrays", "ids parents mutations fitness parent_fitness snap_code "
                                     "snap_data snap_size snap_ids counts")
@@ -88,17 +91,20 @@ def tournament(fitness, T, rng):
 
 
 @njit(cache=True)
-def mate_tournament(fitness, T, rng, parent, species_width):
+def mate_tournament(fitness, T, rng, parent, species_width, signature, by_signature):
     """The mate for ``parent``: T draws like the parent's tournament, the parent's own slot
-    left out.  With speciation (``species_width`` > 0) a species is a band of search fitness
-    ``species_width`` wide, a coarse behaviour signature: only draws in the parent's band
-    compete.  Returns -1 when no draw qualifies."""
+    left out.  With speciation only draws of the parent's species compete: with
+    ``by_signature``, the members whose behaviour ``signature`` (evaluator.
+    behaviour_signature) equals the parent's; else, with ``species_width`` > 0, a band of
+    search fitness that wide.  Returns -1 when no draw qualifies."""
     P = fitness.shape[0]
-    band = np.floor(fitness[parent] / species_width) if species_width > 0.0 else 0.0
+    banded = species_width > 0.0 and not by_signature
+    band = np.floor(fitness[parent] / species_width) if banded else 0.0
     best = -1
     for _ in range(T):
         j = next_int(rng, P)
-        if j == parent or (species_width > 0.0 and np.floor(fitness[j] / species_width) != band):
+        if j == parent or (banded and np.floor(fitness[j] / species_width) != band) or (
+                by_signature and signature[j] != signature[parent]):
             continue
         if best < 0 or fitness[j] > fitness[best]:
             best = j
@@ -175,12 +181,13 @@ def evolve(pop, n_children, cursor, next_id, breeding, evaluation, log):
     # Fields are read once, before the loop: reading an array out of a bundle inside it
     # costs a reference-count update per child (see evaluator's kernels).
     code, data, size, fitness = pop.code, pop.data, pop.size, pop.fitness
-    ids, parents, mutations = pop.ids, pop.parents, pop.mutations
+    ids, parents, mutations, signature = pop.ids, pop.parents, pop.mutations, pop.signature
     child, initial, mut = breeding.child, breeding.initial, breeding.mutator
     ccode, cdata, csize = child.code, child.data, child.size
     ops, n_ops, memory = mut.ops, mut.n_ops, mut.memory
     strategy, T, mutate_prob = breeding.strategy, breeding.tournament_size, breeding.mutate_prob
     crossover_prob, species_width = breeding.crossover_prob, breeding.species_width
+    by_signature = breeding.species_by_signature
     rng, profile = evaluation.rng, evaluation.workspace.profile
     P = fitness.shape[0]
     log.counts[:] = 0
@@ -199,7 +206,8 @@ def evolve(pop, n_children, cursor, next_id, breeding, evaluation, log):
             parent_fit = fitness[parent]
             mate = -1      # no draw at all without crossover: such runs are as before
             if crossover_prob > 0.0 and next_float(rng) < crossover_prob:
-                mate = mate_tournament(fitness, T, rng, parent, species_width)
+                mate = mate_tournament(fitness, T, rng, parent, species_width, signature,
+                                       by_signature)
             if mate >= 0:
                 crossover(rng, child, code[mate], data[mate], size[mate], n_ops)
                 kind = CROSSOVER
@@ -220,6 +228,8 @@ def evolve(pop, n_children, cursor, next_id, breeding, evaluation, log):
         ids[i] = next_id[0]
         parents[i] = parent_id
         mutations[i] = kind
+        if by_signature:
+            signature[i] = behaviour_signature(ccode, cdata, csize, evaluation)
         _log_child(log, k, next_id[0], parent_id, kind, f, parent_fit, child)
         next_id[0] += 1
         cursor = (cursor + 1) % P

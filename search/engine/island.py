@@ -39,7 +39,8 @@ class Island:
             mutate_prob=mutator.mutate_prob, random_init=evo["initial_population"] == "random",
             initial=evaluator.ProgramBuffers(*init_program.to_arrays(L)), mutator=mutator.arrays(),
             child=child, crossover_prob=evo["crossover_prob"],
-            species_width=evo["species_width"] if evo["speciation"] else 0.0)
+            species_width=evo["species_width"] if evo["speciation"] else 0.0,
+            species_by_signature=evo["speciation"] == "fec")
         # strategy "rl": the children are the controller's samples, not the kernel's
         self.controller = (Controller(cfg, self.breeding.initial) if evo["strategy"] == "rl"
                            else None)
@@ -169,6 +170,9 @@ class Island:
             p.ids[i] = self.next_id[0]
             p.parents[i] = -1
             p.mutations[i] = MIGRATED
+            if self.breeding.species_by_signature:     # behaviour is not sent: it is probed
+                p.signature[i] = call_compiled(evaluator.behaviour_signature, (
+                    p.code[i], p.data[i], p.size[i], self.evaluation))
             self.next_id[0] += 1
         self.cursor = (self.cursor + len(fitness)) % self.size
 
@@ -226,6 +230,7 @@ class Island:
         ring position and the linked structure of both caches.  Returns the keys it used."""
         blank_state = Island.blank_state(cfg, settings, prefix)
         _upgrade_stats(arrays, f"{prefix}stats")
+        _upgrade_signature(arrays, prefix, cfg)
         for key, blank in blank_state.items():
             validate.array(arrays, key, blank)
         Population.check_values(arrays, f"{prefix}pop_", cfg.memory)
@@ -259,6 +264,18 @@ def _state_dict(prefix, pop, fec_cache, canon_cache, hurdle, stats, rng, next_id
     out[f"{prefix}next_id"] = next_id
     out[f"{prefix}counters"] = np.array([cursor, initialized], dtype=np.int64)
     return out
+
+
+def _upgrade_signature(arrays: dict, prefix: str, cfg) -> None:
+    """A checkpoint written before speciation "fec" holds no behaviour signatures: its run
+    never read them (they are 0 unless species are signatures)."""
+    key = f"{prefix}pop_signature"
+    if key in arrays or f"{prefix}pop_fitness" not in arrays:
+        return
+    if cfg.evolution["speciation"] == "fec":
+        raise validate.CheckpointError(f"the checkpoint has no '{key}' (written before "
+                                       "speciation \"fec\" existed); start a new run")
+    arrays[key] = np.zeros(cfg.evolution["population_size"], dtype=np.uint64)
 
 
 def _upgrade_stats(arrays: dict, key: str) -> None:

@@ -16,7 +16,8 @@ _KIND_FIELDS = ((1, OP_ARRAYS["in1_kind"], "in1"), (2, OP_ARRAYS["in2_kind"], "i
                 (3, OP_ARRAYS["out_kind"], "out"))
 _KINDS = ("S", "V", "M")       # kind codes 1, 2, 3 (0: the operand is unused)
 # The population's arrays as the kernels take them (fields as Population's).
-PopulationArrays = namedtuple("PopulationArrays", "code data size fitness ids parents mutations")
+PopulationArrays = namedtuple("PopulationArrays",
+                              "code data size fitness ids parents mutations signature")
 
 
 @dataclass
@@ -28,14 +29,16 @@ class Population:
     ids: np.ndarray        # int64[P]: individual number (order of evaluation)
     parents: np.ndarray    # int64[P]: the parent's id, -1 for initial individuals
     mutations: np.ndarray  # int32[P]: the mutation that made it (-1: copy or initial)
+    signature: np.ndarray  # uint64[P]: behaviour fingerprint (speciation "fec"; else 0)
 
-    FIELDS = ("code", "data", "size", "fitness", "ids", "parents", "mutations")
+    FIELDS = ("code", "data", "size", "fitness", "ids", "parents", "mutations", "signature")
 
     @classmethod
     def empty(cls, P: int, capacity: int) -> "Population":
         return cls(np.zeros((P, 3, capacity, 4), dtype=np.int32), np.zeros((P, 3, capacity, 4)),
                    np.zeros((P, 3), dtype=np.int32), np.zeros(P), np.full(P, -1, dtype=np.int64),
-                   np.full(P, -1, dtype=np.int64), np.full(P, -1, dtype=np.int32))
+                   np.full(P, -1, dtype=np.int64), np.full(P, -1, dtype=np.int32),
+                   np.zeros(P, dtype=np.uint64))
 
     @staticmethod
     def check_values(arrays: dict, prefix: str, memory) -> None:

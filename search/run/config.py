@@ -78,6 +78,14 @@ def _bool(key, v):
     return v
 
 
+def _speciation(key, v):
+    # true is the fitness band's first spelling: kept as written, so the configuration
+    # record of a run checkpointed then stays what it was
+    if v in (False, True, "fitness", "fec"):
+        return v
+    raise ConfigError(f"{key}: must be false, \"fitness\" (or true) or \"fec\"; got {v!r}")
+
+
 def _choice(*allowed):
     def check(key, v):
         if v not in allowed:
@@ -147,10 +155,11 @@ SCHEMA = {
         "prefilter": (_bool, False),
         "budget_accounting": (_choice("reference", "executed"), "reference"),
         # Crossover (regularized evolution only): the share of children recombined from the
-        # parent and a mate; with speciation the mate is of the parent's species, a band of
-        # search fitness species_width wide.
+        # parent and a mate; with speciation the mate is of the parent's species: a band of
+        # search fitness species_width wide ("fitness", or true as before), or the members
+        # whose FEC probe on the first task behaves alike ("fec").
         "crossover_prob": (_float(0.0, 1.0), 0.0),
-        "speciation": (_bool, False),
+        "speciation": (_speciation, False),
         "species_width": (_float(0.0, 1.0, low_open=True), 0.05),
         # Honest fitness: a program with live random ops runs on random_draws random-op
         # seeds, each task's fitness the mean or the worst draw (1: the reference's one draw).
@@ -544,9 +553,14 @@ def _check_consistency(cfg: Config) -> None:
                               f"initial population needs ops to draw from")
         if low[c] > high[c]:
             raise ConfigError(f"sizes.{comp}_min ({low[c]}) is larger than sizes.{comp}_max ({high[c]})")
-    if evo["strategy"] in ("random", "rl") and not all(cfg.ops[c] or init[c] == 0 for c in range(3)):
+    # A component without ops keeps the initial program's instructions (random search and the
+    # controller write only the components with ops); from NO_OPs it would stay empty.
+    from_no_ops = evo["initial_population"] in ("random", "no_op")
+    if evo["strategy"] in ("random", "rl") and from_no_ops and not all(
+            cfg.ops[c] or init[c] == 0 for c in range(3)):
         raise ConfigError(f"evolution.strategy = '{evo['strategy']}' needs an op list for every "
-                          "component with a non-zero initial size")
+                          "component with a non-zero initial size (or an initial_population "
+                          "that writes it)")
     _check_strategy_keys(cfg)
     if evo["strategy"] == "relaxation":
         _check_relaxation(cfg)
@@ -578,7 +592,7 @@ def _check_strategy_keys(cfg: Config) -> None:
         raise ConfigError(f"evolution.crossover_prob applies to strategy 'evolution', not "
                           f"{evo['strategy']!r}; remove it or set strategy = \"evolution\"")
     if evo["speciation"] and evo["crossover_prob"] == 0:
-        raise ConfigError("evolution.speciation = true chooses crossover mates, but "
+        raise ConfigError("evolution.speciation chooses crossover mates, but "
                           "evolution.crossover_prob is 0; set crossover_prob > 0")
 
 
