@@ -314,3 +314,19 @@ def test_resume_from_state_continues_identically(cfg):
     b.evolve(8)
     assert np.array_equal(a.pop.code, b.pop.code) and np.array_equal(a.pop.fitness, b.pop.fitness)
     assert a.rng[0] == b.rng[0]
+
+
+def test_a_random_search_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path):
+    """strategy = "random" survives kill -9 and --resume like evolution, and a fixed seed
+    reproduces it."""
+    from kill_resume import killed_and_resumed, run_to_end
+
+    tiny = Path(__file__).resolve().parent / "data" / "tiny.toml"
+    path = tmp_path / "tiny_random.toml"
+    path.write_text(tiny.read_text().replace("[evolution]\n", '[evolution]\nstrategy = "random"\n')
+                    .replace("max_experiments = 3", "max_experiments = 1")
+                    .replace("max_train_steps = 3_000_000", "max_train_steps = 800_000"))
+    reference = run_to_end(path, tmp_path / "ref", seed=11)
+    assert reference == run_to_end(path, tmp_path / "again", seed=11)
+    assert reference == killed_and_resumed(path, tmp_path / "killed", seed=11,
+                                           progress_before_kill=3)
