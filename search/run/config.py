@@ -597,15 +597,16 @@ def _check_strategy_keys(cfg: Config) -> None:
 
 
 def _check_relaxation(cfg: Config) -> None:
-    """The skeleton's lengths (filled in from sizes.*_init) within the sizes' bounds, for
-    components with ops; search tasks it can relax (rms_error); jax installed."""
+    """The skeleton's lengths (by default sizes.*_init moved into the sizes' bounds) within
+    those bounds, for components with ops; search tasks it can relax (rms_error); jax
+    installed."""
     from ..engine.relaxation import jax_available
     init, low, high = cfg.size_bounds()
     rel = cfg.relaxation
     for c, comp in enumerate(("setup", "predict", "learn")):
         key = f"{comp}_length"
-        if rel[key] is None:
-            rel[key] = init[c]
+        if rel[key] is None:        # sizes.*_init within the sizes' bounds; 0 without ops
+            rel[key] = min(max(init[c], low[c]), high[c]) if cfg.ops[c] else 0
         if cfg.ops[c] and not low[c] <= rel[key] <= high[c]:
             raise ConfigError(f"relaxation.{key} = {rel[key]} is outside sizes.{comp}_min.."
                               f"{comp}_max ({low[c]}..{high[c]}); choose a length in that range")
