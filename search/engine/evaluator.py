@@ -277,9 +277,7 @@ def _stage_one(program, evaluation, seed):
     estimate = evaluation.workspace.task_fitness.copy()
     _plan_runs(evaluation, settings.hurdle_fraction)
     _run_tasks(program, evaluation, 0, seed, estimate)
-    for t in range(estimate.shape[0]):
-        if evaluation.workspace.run_steps[t] >= 0:
-            _charge(evaluation, t)
+    _charge_runs(evaluation)
     guess = _combine(estimate, settings.combination)
     evaluation.stats[S_HURDLE_TESTS] += 1
     _hurdle_observe(evaluation.caches.hurdle, guess, settings.hurdle_every,
@@ -349,10 +347,10 @@ def behaviour_signature(code, data, size, evaluation):
 
 @njit(cache=True, inline="always")
 def _charge_runs(evaluation):
-    """Charge the runs just made (the tasks with a full run pending)."""
-    pending = evaluation.workspace.pending_steps
-    for t in range(pending.shape[0]):
-        if pending[t] > 0:
+    """Charge the runs ``_plan_runs`` planned and ``_run_tasks`` just made."""
+    run_steps = evaluation.workspace.run_steps
+    for t in range(run_steps.shape[0]):
+        if run_steps[t] >= 0:
             _charge(evaluation, t)
 
 
