@@ -91,17 +91,14 @@ class Selection:
             return members[0], programs[0], self.select(programs[0])
         records = [{"search_fitness": m[2], "island": m[0], "id": islands.member_id(*m[:2])}
                    for m in members]
-        alive = list(range(len(members)))
-        first_stage = None
-        for label in ("select_tasks", "promotion_tasks"):
-            specs = getattr(self.cfg, label)
-            if not specs:
-                continue
-            per_draw = self._stage([programs[c] for c in alive], specs, label)
-            if first_stage is None:
-                first_stage = dict(self.last_select)
-            alive = self._promote(alive, per_draw, records, label.split("_")[0])
-        self.last_select = first_stage
+        per_draw = self._stage(programs, self.cfg.select_tasks, "select_tasks")
+        select_check = self.last_select          # what experiment_end logs: the select stage
+        alive = self._promote(list(range(len(members))), per_draw, records, "select")
+        if self.cfg.promotion_tasks:
+            per_draw = self._stage([programs[c] for c in alive], self.cfg.promotion_tasks,
+                                   "promotion_tasks")
+            alive = self._promote(alive, per_draw, records, "promotion")
+        self.last_select = select_check
         winner = alive[0]
         self._report_funnel(records, winner)
         return members[winner], programs[winner], records[winner]["select"]
@@ -164,9 +161,11 @@ class Selection:
             records[c][stage] = scores[k]
             p = 1.0 if k == lead else wilcoxon_greater(leader, self._paired(per_draw[k]))
             records[c][f"{stage}_p"] = p
-            if k != lead and p >= self.cfg.selection["alpha"]:
+            if k == lead:
+                continue
+            if p >= self.cfg.selection["alpha"]:
                 kept.append(c)
-            elif k != lead:
+            else:
                 records[c]["dropped"] = stage
         return kept
 
