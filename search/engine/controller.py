@@ -231,12 +231,7 @@ class Controller:
     @staticmethod
     def check_state(arrays: dict, prefix: str) -> None:
         """Values the sampler can use (shapes are checked with the island's blank state)."""
-        for name in ("theta", "adam_m", "adam_v", "counters"):
-            key = f"{prefix}rl_{name}"
-            if not np.all(np.isfinite(arrays[key])):
-                raise validate.CheckpointError(f"array '{key}' holds values that are not finite")
-        if np.any(arrays[f"{prefix}rl_adam_v"] < 0):
-            raise validate.CheckpointError(f"array '{prefix}rl_adam_v' holds negative values")
+        validate.adam_state(arrays, f"{prefix}rl")
         counters = arrays[f"{prefix}rl_counters"]
         validate.within(counters[0:1], f"{prefix}rl_counters (adam steps)", 0, 2 ** 53)
         validate.within(counters[2:3], f"{prefix}rl_counters (baseline set)", 0, 1)

@@ -545,12 +545,7 @@ class Relaxation:
     @staticmethod
     def check_state(arrays: dict, prefix: str, steps: int) -> None:
         """Values the relaxation can continue from (shapes: the island's blank state)."""
-        for name in ("theta", "adam_m", "adam_v", "counters"):
-            key = f"{prefix}relax_{name}"
-            if not np.all(np.isfinite(arrays[key])):
-                raise validate.CheckpointError(f"array '{key}' holds values that are not finite")
-        if np.any(arrays[f"{prefix}relax_adam_v"] < 0):
-            raise validate.CheckpointError(f"array '{prefix}relax_adam_v' holds negative values")
+        validate.adam_state(arrays, f"{prefix}relax")
         counters = arrays[f"{prefix}relax_counters"]
         validate.within(counters[0:1], f"{prefix}relax_counters (step)", 0, steps)
         validate.within(counters[1:2], f"{prefix}relax_counters (seed set)", 0, 1)

@@ -84,3 +84,15 @@ def within(arr: np.ndarray, key: str, low, high) -> None:
     if lo < low or hi > high:
         raise CheckpointError(f"array '{key}' holds values in [{lo}, {hi}], outside "
                               f"[{low}, {high}]")
+
+
+def adam_state(arrays: dict, stem: str) -> None:
+    """A learner trained by Adam (the RL controller, the relaxation): its parameters, Adam's
+    moments and its counters (``STEM_theta``, ``STEM_adam_m``, ``STEM_adam_v``,
+    ``STEM_counters``) finite, and the second moment never negative."""
+    for name in ("theta", "adam_m", "adam_v", "counters"):
+        key = f"{stem}_{name}"
+        if not np.all(np.isfinite(arrays[key])):
+            raise CheckpointError(f"array '{key}' holds values that are not finite")
+    if np.any(arrays[f"{stem}_adam_v"] < 0):
+        raise CheckpointError(f"array '{stem}_adam_v' holds negative values")
