@@ -1,6 +1,6 @@
-"""The reference's hand-written algorithms (its LINEAR_ALGORITHM and NEURAL_NET_ALGORITHM),
-as programs: initial populations and train-budget baselines of the search, and the programs
-the benchmarks time."""
+"""The reference's hand-written algorithms (its LINEAR_ALGORITHM, NEURAL_NET_ALGORITHM and
+INTEGRATION_TEST_DAMAGED_NEURAL_NET_ALGORITHM), as programs: initial populations and
+train-budget baselines of the search, and the programs the benchmarks time."""
 from __future__ import annotations
 
 from .program import Memory, Program, instructions
@@ -33,3 +33,13 @@ def neural_net(memory: Memory) -> Program:
                             ("VECTOR_SUM_OP", 1, 7, 1), ("VECTOR_OUTER_PRODUCT_OP", 7, 0, 1),
                             ("MATRIX_SUM_OP", 0, 1, 0)]),
         memory=memory)
+
+
+def damaged_neural_net(memory: Memory) -> Program:
+    """The neural net without its two Gaussian initialisations (the nonlinear test's start)."""
+    net = neural_net(memory)
+    return net.with_components(net.setup[2:], net.predict, net.learn)
+
+
+# The search's named initial populations that are one of these programs.
+STARTS = {"linear": linear, "neural_net": neural_net, "damaged_neural_net": damaged_neural_net}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from azcompile import engine
+from azcompile import engine, reference_programs
 from azcompile.program import Memory, Program, instructions
 from azcompile.search.run import initial
 from azcompile.search.run.config import ConfigError
@@ -64,12 +64,12 @@ def squash(rmse):
 # ---- the instructions, as the reference defines them ---------------------------------------------
 
 def test_linear_algorithm_instructions():
-    assert initial.linear(LIN_MEM).listing() == LINEAR_LISTING
-    assert initial.linear(LIN_MEM).setup[0].data[0] == 0.01     # float64 activation data
+    assert reference_programs.linear(LIN_MEM).listing() == LINEAR_LISTING
+    assert reference_programs.linear(LIN_MEM).setup[0].data[0] == 0.01     # float64 activation data
 
 
 def test_neural_net_instructions():
-    net = initial.neural_net(NN_MEM)
+    net = reference_programs.neural_net(NN_MEM)
     assert net.listing() == NEURAL_NET_LISTING
     # init stdev 0.1 (float32 data), mean 0, learning rate 0.01
     assert net.setup[0].data[1:3] == (0.0, float(np.float32(0.1)))
@@ -79,8 +79,8 @@ def test_neural_net_instructions():
 
 
 def test_damaged_neural_net_drops_the_two_gaussian_inits():
-    net = initial.neural_net(NN_MEM)
-    damaged = initial.damaged_neural_net(NN_MEM)
+    net = reference_programs.neural_net(NN_MEM)
+    damaged = reference_programs.damaged_neural_net(NN_MEM)
     assert damaged.setup == net.setup[2:]
     assert damaged.predict == net.predict and damaged.learn == net.learn
 
@@ -144,7 +144,7 @@ def test_linear_algorithm_learns_a_linear_task():
 def test_linear_algorithm_is_sgd_with_learning_rate_001():
     """Prediction by prediction, the same as w += 0.01 (y - w.x) x in numpy."""
     task = linear_task(4, 300, 50, data_seed=5, param_seed=6)
-    result = run(initial.linear(LIN_MEM), task)
+    result = run(reference_programs.linear(LIN_MEM), task)
     w = np.zeros(4)
     preds = []
     for x, y in zip(task.x_train, task.y_train):
@@ -189,7 +189,7 @@ def test_neural_net_is_backprop_of_a_two_layer_relu_net():
     rng = np.random.default_rng(0)
     W = rng.integers(-8, 9, size=(4, 4)) / 32.0     # exact in float32
     u = rng.integers(-8, 9, size=4) / 32.0
-    net = initial.neural_net(NN_MEM)
+    net = reference_programs.neural_net(NN_MEM)
     program = net.with_components(_weight_setup(W, u), net.predict, net.learn)
     task = nonlinear_task(4, 400, 50, data_seed=3, param_seed=4)
     result = run(program, task)

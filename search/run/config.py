@@ -312,19 +312,13 @@ class Config:
         return max(max(init), max(high), start) + 1
 
 
-# The named initial programs made from the reference's algorithms (run.initial builds them:
-# the damaged net is the net without two Setup instructions, so the net bounds its length).
-_REFERENCE_START = {"linear": reference_programs.linear, "neural_net": reference_programs.neural_net,
-                    "damaged_neural_net": reference_programs.neural_net}
-
-
 def _longest_start(name: str, memory: Memory) -> int:
     """The most instructions a component of the named initial program may hold (0 for the
     empty ones and a warm start, which must fit the configured maximum sizes)."""
-    if name not in _REFERENCE_START:
+    if name not in reference_programs.STARTS:
         return 0
     try:
-        return max(len(c) for c in _REFERENCE_START[name](memory).components)
+        return max(len(c) for c in reference_programs.STARTS[name](memory).components)
     except ValueError:          # memory too small for it: run.initial says so
         return 0
 

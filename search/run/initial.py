@@ -5,15 +5,9 @@ from pathlib import Path
 
 from azcompile import program as program_file
 from azcompile.program import Memory, Program, ProgramError, instructions
-from azcompile.reference_programs import linear, neural_net
+from azcompile.reference_programs import STARTS
 
 from .config import WARM_START, ConfigError
-
-
-def damaged_neural_net(memory: Memory) -> Program:
-    """The neural net without its two Gaussian initialisations (the nonlinear test's start)."""
-    net = neural_net(memory)
-    return net.with_components(net.setup[2:], net.predict, net.learn)
 
 
 def no_op(memory: Memory) -> Program:
@@ -21,8 +15,7 @@ def no_op(memory: Memory) -> Program:
 
 
 # "random" starts from NO_OPs that the search then randomizes (the reference's generator).
-BUILDERS = {"linear": linear, "neural_net": neural_net, "damaged_neural_net": damaged_neural_net,
-            "no_op": no_op, "random": no_op}
+BUILDERS = {**STARTS, "no_op": no_op, "random": no_op}
 NEEDS = {"linear": (4, 3, 1), "neural_net": (5, 9, 2), "damaged_neural_net": (5, 9, 2)}
 
 
