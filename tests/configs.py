@@ -22,3 +22,13 @@ population_size = 10
 tournament_size = 3
 initial_population = "random"
 """
+
+
+def with_section(text: str, edit: str, section: str) -> str:
+    """``text`` followed by ``edit``, a ``[section]`` table; lines of ``edit`` before it that
+    start with ``[evolution]`` go into the config's own ``[evolution]`` (a strategy, say)."""
+    if edit.startswith("[evolution]"):
+        head, body = edit.split(f"[{section}]\n")
+        text = text.replace("[evolution]\n", head)
+        edit = f"[{section}]\n" + body
+    return f"{text}\n{edit}"

@@ -20,6 +20,7 @@ from azcompile.search.engine.validate import CheckpointError
 from azcompile.search.run.config import build_task_list, bundled_examples, parse
 from azcompile.search.run.island_kit import eval_settings
 from cli_checks import assert_user_error, run_azc
+from configs import with_section
 import kill_resume
 from kill_resume import killed_and_resumed, run_to_end
 from test_evolution import make_island
@@ -142,13 +143,8 @@ def test_a_relaxation_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_pa
     (f"{STRATEGY}[relaxation]\ntemperature = 0\n", "relaxation.temperature"),
 ])
 def test_bad_relaxation_settings_are_one_config_error(tmp_path, edit, needle):
-    text = TINY.read_text()
-    if edit.startswith("[evolution]"):
-        head, section = edit.split("[relaxation]\n")
-        text = text.replace("[evolution]\n", head)
-        edit = "[relaxation]\n" + section
     path = tmp_path / "bad.toml"
-    path.write_text(f"{text}\n{edit}")
+    path.write_text(with_section(TINY.read_text(), edit, "relaxation"))
     run = run_azc if needle == "relaxation.step" else azc_in_process
     assert_user_error(run("search", path, "--out", tmp_path / "run"), needle)
 

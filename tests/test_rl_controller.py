@@ -17,6 +17,7 @@ from azcompile.search.engine.validate import CheckpointError
 from azcompile.search.run.config import parse
 from azcompile.search.run.island_kit import eval_settings
 from cli_checks import assert_user_error, run_azc
+from configs import with_section
 from test_search_run import azc_in_process
 from kill_resume import killed_and_resumed, run_to_end
 from test_evolution import BASE, assert_clean, make_island
@@ -115,13 +116,8 @@ def test_an_rl_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path):
     ('[evolution]\nstrategy = "rl"\n[controller]\nentropy = 0.1\n', "entropy_weight"),
 ])
 def test_bad_controller_settings_are_one_config_error(tmp_path, edit, needle):
-    text = TINY.read_text()
-    if edit.startswith("[evolution]"):
-        head, controller = edit.split("[controller]\n")
-        text = text.replace("[evolution]\n", head)
-        edit = "[controller]\n" + controller
     path = tmp_path / "bad.toml"
-    path.write_text(f"{text}\n{edit}")
+    path.write_text(with_section(TINY.read_text(), edit, "controller"))
     # one case through a real process (the exit status and stderr as a user sees them)
     run = run_azc if needle == NEEDLE_IN_A_PROCESS else azc_in_process
     assert_user_error(run("search", path, "--out", tmp_path / "run"), needle)
