@@ -96,9 +96,7 @@ class _Interrupt:
     def __init__(self):
         self.requested = None       # the first signal's number
         self.aborting = False
-        self.unsaved_work = lambda: False   # the search's, once there is one
-        self.aborted_note = lambda: _aborted_note(None)
-        self.starting = lambda: False       # the search's: it has made no individual yet
+        self.search = None          # the search, once there is one
 
     @property
     def exit_code(self) -> int:
@@ -112,8 +110,10 @@ class _Interrupt:
     def _stop_compile_now(self) -> bool:
         """A compile (or the start of a search, which waits on one) can take a minute and
         nothing would be lost: stop now."""
-        return (self.requested is None and (compiling.active() or self.starting())
-                and not self.unsaved_work())
+        search = self.search
+        starting = search is not None and search.is_starting()
+        unsaved = search is not None and search.has_unsaved_work()
+        return self.requested is None and (compiling.active() or starting) and not unsaved
 
     def _handle(self, signum, frame):
         if self._stop_compile_now():
@@ -154,7 +154,7 @@ class _Interrupt:
                 continue                # another handled signal (a resize, say)
             time.sleep(self.WATCHDOG_GRACE)
             if self._stop_compile_now():
-                os.write(2, f"\n{self.STOP_NOW}\n{self.aborted_note()}\n".encode())
+                os.write(2, f"\n{self.STOP_NOW}\n{_aborted_note(self.search)}\n".encode())
                 os._exit(128 + [n for n in woken if n in self.SIGNALS][-1])
 
     def _stop_watchdog(self) -> None:
@@ -261,9 +261,7 @@ def search_command(config, seed, workers, out, resume, engine, max_time, max_ind
                 should_stop=lambda: interrupt.requested is not None, backend=backend,
                 address=address)
             search = Search(cfg, options)
-            interrupt.unsaved_work = search.has_unsaved_work
-            interrupt.aborted_note = lambda: _aborted_note(search)
-            interrupt.starting = search.is_starting
+            interrupt.search = search
             if interrupt.requested:     # a Ctrl-C while the search was being set up
                 click.echo("stopped before the search started; nothing was written", err=True)
                 sys.exit(interrupt.exit_code)
