@@ -511,3 +511,17 @@ def test_task_draws_pair_up_and_draw_zero_is_the_single_draw_seed(tasks):
     assert per_task == list(per_draw.min(axis=1)) and worst == np.mean(per_draw.min(axis=1))
     fixed = E.task_draws(linear(0.02), tasks, seed=9, draws=3, engine_name="interp")
     assert all(len(set(row)) == 1 for row in fixed)  # no random ops: one run per task
+
+
+def test_only_live_random_ops_make_a_program_noisy(tasks, monkeypatch):
+    """A random op whose result nothing reads is dead: the program's fitness does not depend
+    on the seed, so select/final evaluation runs it once per task."""
+    dead = linear(extra_setup=[("VECTOR_GAUSSIAN_SET_OP", 0, 0, 2, (0.0, 0.0, 0.5))])
+    assert not E.has_random_ops(dead) and E.has_random_ops(noisy_linear())
+    calls = []
+    real = E.engine.run
+    monkeypatch.setattr(E.engine, "run", lambda *a, **k: calls.append(1) or real(*a, **k))
+    E.task_draws(dead, tasks[:2], seed=9, draws=3, engine_name="interp")
+    assert len(calls) == 2
+    E.task_draws(noisy_linear(), tasks[:2], seed=9, draws=3, engine_name="interp")
+    assert len(calls) == 2 + 6

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from azcompile.program import Instruction, Memory, Program, instructions, load
@@ -311,3 +312,58 @@ def test_a_search_killed_in_its_tune_stage_resumes_to_the_same_tuning(tmp_path):
     assert _without_timing(out) == _without_timing(reference)
     events = [json.loads(x)["event"] for x in (out / "events.jsonl").read_text().splitlines()]
     assert events[-3:] == ["final", "resumed", "tuned"]
+
+
+# ---- random ops: each task over several draws ------------------------------------------------
+
+def randomly_started(rate=0.0003) -> Program:
+    """The mistuned linear regression with its weights drawn at random in Setup."""
+    p = mistuned(rate)
+    draw = instructions([("VECTOR_GAUSSIAN_SET_OP", 0, 0, 1, (0.0, 0.0, 0.5))])
+    return p.with_components([*p.setup, *draw], p.predict, p.learn)
+
+
+@pytest.mark.parametrize("how", ["mean", "worst"])
+def test_a_program_with_random_ops_is_scored_over_its_draws(tasks, tmp_path, how):
+    from azcompile.search.engine.evaluator import combine_draws, task_draws
+    from azcompile.search.tune.tuner import _seed
+
+    few = TaskLists(tasks.search[:3], tasks.select, tasks.final)
+    options = TuneOptions(method="random", trials=4, seed=3, draws=3, draw_combination=how)
+    result = tune(randomly_started(), few, options, tmp_path / "t.json", fingerprint="test",
+                  resume=False)
+    per_task = [combine_draws(task_draws(randomly_started(), [task], draws=3, engine_name="interp",
+                                         seed=_seed(3, "search", t)), how)[0]
+                for t, task in enumerate(few.search)]
+    assert result.before.search == pytest.approx(float(np.mean(per_task)), abs=1e-12)
+    assert len(set(np.round(per_task, 9))) > 1
+    assert result.runs["search"] == 3 * 5 * len(few.search)        # 5 settings, 3 draws each
+    single = tune(randomly_started(), few, TuneOptions(method="random", trials=4, seed=3),
+                  tmp_path / "one.json", fingerprint="test", resume=False)
+    assert single.runs["search"] == 5 * len(few.search)
+    assert single.before.search != result.before.search
+
+
+def test_draws_default_to_the_selection_and_old_records_resume_with_one_draw(tmp_path):
+    from azcompile.search.run.tuning import stage_options
+
+    cfg = config_mod.parse(config_text(extra="\n[selection]\nrandom_draws = 4\n"
+                                             "draw_combination = \"worst\"\n[tune]\ntrials = 3\n"))
+    assert (stage_options(cfg, 1).draws, stage_options(cfg, 1).draw_combination) == (4, "worst")
+    cfg = config_mod.parse(config_text(extra="\n[selection]\nrandom_draws = 4\n"
+                                             "[tune]\nrandom_draws = 2\n"))
+    assert (stage_options(cfg, 1).draws, stage_options(cfg, 1).draw_combination) == (2, "mean")
+    plain = config_mod.parse(config_text())
+    options = TuneOptions(method="random", trials=3, seed=1)
+    tune_into(tmp_path, randomly_started(), plain, options, resume=False)
+    record = json.loads((tmp_path / "tuning.json").read_text())
+    for key in ("draws", "draw_combination"):        # as written before draws existed
+        del record["options"][key]
+    record["done"] = False
+    (tmp_path / "tuning.json").write_text(json.dumps(record))
+    resumed = tune_into(tmp_path, randomly_started(), plain, options, resume=True)
+    assert resumed.options.draws == 1
+    with pytest.raises(TuneError, match="draws"):
+        TuneOptions(draws=0)
+    with pytest.raises(TuneError, match="draw_combination"):
+        TuneOptions(draw_combination="median")

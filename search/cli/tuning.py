@@ -9,17 +9,17 @@ from pathlib import Path
 import click
 
 from ..run import config as config_mod
-from ..run.tuning import HISTORY_FILE, TUNED_FILE, recorded_options, tune_into
+from ..run.tuning import HISTORY_FILE, TUNED_FILE, draw_options, recorded_options, tune_into
 from ..tune import METHODS, TuneError, TuneOptions, format_report
 from .inspection import load_program
 
 
 def _options(cfg, folder: Path, resume: bool, given: dict) -> TuneOptions:
     """The flags given; the rest from the record being resumed, else the defaults (the
-    config's run.seed for the seed)."""
+    config's run.seed for the seed, its [selection] draws for the draws)."""
     known = {f.name for f in fields(TuneOptions)}
     recorded = {k: v for k, v in recorded_options(folder).items() if k in known} if resume else {}
-    base = {**asdict(TuneOptions()), "seed": cfg.run["seed"]}
+    base = {**asdict(TuneOptions()), "seed": cfg.run["seed"], **draw_options(cfg, {})}
     try:
         return TuneOptions(**{**base, **recorded, **given})
     except TuneError:                   # a damaged record: restoring it says so
@@ -62,6 +62,12 @@ def _where(target: Path, config, out):
 @click.option("--decades", type=click.FloatRange(0, 30, min_open=True), default=None,
               help="Each constant is searched from 10^-decades to 10^decades times its value "
                    "(default: 2; smaller refines a winner).")
+@click.option("--draws", type=click.IntRange(1, 1000), default=None,
+              help="A program with random ops scores each task over this many random-op draws "
+                   "(default: the config's selection.random_draws).")
+@click.option("--draw-combination", type=click.Choice(["mean", "worst"]), default=None,
+              help="A task's score over its draws (default: the config's "
+                   "selection.draw_combination).")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for tuned.json and tuning.json (default: RUN_DIR, or "
                    "PROGRAM-tuning next to a program file).")
@@ -69,7 +75,7 @@ def _where(target: Path, config, out):
 @click.option("--checkpoint-every", type=click.FloatRange(min=0), default=5.0, show_default=True,
               help="Seconds between saves of tuning.json.")
 def tune_command(target, config, method, trials, seed, halving, hyperband, eta, top, decades,
-                 out, resume, checkpoint_every):
+                 draws, draw_combination, out, resume, checkpoint_every):
     """Tune the numeric constants of a program (RUN_DIR's best, or PROGRAM.json on the tasks
     of CONFIG): on the search tasks, chosen on the select tasks, reported on the final ones.
 
@@ -79,8 +85,9 @@ def tune_command(target, config, method, trials, seed, halving, hyperband, eta, 
     tuning.json (the record, from which --resume continues)."""
     program, cfg, folder = _where(Path(target), config, out)
     given = {k: v for k, v in dict(method=method, trials=trials, seed=seed, halving=halving,
-                                    hyperband=hyperband, eta=eta, top=top,
-                                    decades=decades).items() if v is not None}
+                                    hyperband=hyperband, eta=eta, top=top, decades=decades,
+                                    draws=draws, draw_combination=draw_combination).items()
+             if v is not None}
     options = _options(cfg, folder, resume, given)
     try:
         result = tune_into(folder, program, cfg, options, resume=resume,

@@ -31,7 +31,8 @@ from azcompile.eval_type import EvalType
 from azcompile.kernel_args import (CALLS, LEARN_CALLS, STEPS_DONE, TRAIN_ERRORS_RECORDED,
                                    VALID_ERRORS_RECORDED, ProgramArrays, RunBatch, TaskBatch,
                                    new_record_batch, new_registers)
-from azcompile.liveness import canonicalize, feature_dependent, fill_stream_ids
+from azcompile.liveness import (SCALAR_TASK, canonicalize, feature_dependent, fill_stream_ids,
+                                live_instructions)
 from azcompile.ops import OP_ARRAYS
 from azcompile.rng import mix64, new_state, next_u64
 
@@ -544,9 +545,16 @@ class Evaluator:
         return float(call_compiled(evaluate_program, (code, data, size, self.evaluation)))
 
 
-def has_random_ops(program) -> bool:
-    """Whether ``program`` draws random numbers (its fitness then depends on the seed)."""
-    return any(ins.op.is_random for comp in program.components for ins in comp)
+def has_random_ops(program, task_mode: int = SCALAR_TASK) -> bool:
+    """Whether ``program``'s live code (on tasks of ``task_mode``) draws random numbers: its
+    fitness then depends on the seed.  Dead random ops do not count, as in the search kernel."""
+    if not any(ins.op.is_random for comp in program.components for ins in comp):
+        return False
+    code, _data, size = program.to_arrays()
+    live = live_instructions(code, size, program.memory.scalars, program.memory.vectors,
+                             task_mode)
+    return any(ins.op.is_random and live[c, i]
+               for c, comp in enumerate(program.components) for i, ins in enumerate(comp))
 
 
 def draw_seed(seed: int, task: int, draw: int) -> int:
@@ -568,7 +576,8 @@ def task_draws(program, tasks, *, seed: int, draws: int = 1, engine_name: str = 
     the 65-op one)."""
     if op_ids is None:
         op_ids = interpreter.op_ids_of((), program)
-    runs = draws if has_random_ops(program) else 1
+    noisy = bool(tasks) and has_random_ops(program, EvalType.of(tasks[0].eval_type).task_mode)
+    runs = draws if noisy else 1
     out = np.empty((len(tasks), draws))
     for i, task in enumerate(tasks):
         for d in range(runs):

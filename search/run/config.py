@@ -237,6 +237,9 @@ SCHEMA = {
         "halving": (_bool, False), "hyperband": (_bool, False), "eta": (_int(2), 3),
         "top": (_int(1), 3),
         "decades": (_float(0.0, 30.0, low_open=True), 2.0),
+        # a program with random ops scores each task over its draws (None: as [selection])
+        "random_draws": (_int(1, 1000), None),
+        "draw_combination": (_choice("mean", "worst"), None),
     },
 }
 def _absolute_dir(key, v):

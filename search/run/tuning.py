@@ -14,6 +14,7 @@ from pathlib import Path
 from azcompile.program import Program
 
 from ..tune import TaskLists, TuneError, TuneOptions, TuneResult, check_available, tune
+from ..tune.history import recorded
 from .checkpoint import config_document, document_hash
 from .config import Config, ConfigError, build_task_list
 
@@ -37,12 +38,22 @@ def fingerprint(cfg: Config) -> str:
 
 
 def stage_options(cfg: Config, run_seed: int) -> TuneOptions:
-    """The ``[tune]`` section as options (its seed defaults to the run's)."""
+    """The ``[tune]`` section as options (its seed defaults to the run's, its draws to the
+    ``[selection]`` section's: the tuning then scores as the selection does)."""
     t = cfg.tune
     seed = run_seed if t["seed"] is None else t["seed"]
     return TuneOptions(method=t["method"], trials=t["trials"], seed=seed, halving=t["halving"],
                        hyperband=t["hyperband"], eta=t["eta"], top=t["top"],
-                       decades=t["decades"])
+                       decades=t["decades"], **draw_options(cfg, t))
+
+
+def draw_options(cfg: Config, given: dict) -> dict:
+    """``random_draws`` and ``draw_combination`` as given, else the ``[selection]`` values."""
+    def pick(key):
+        value = given.get(key)
+        return cfg.selection[key] if value is None else value
+
+    return {"draws": pick("random_draws"), "draw_combination": pick("draw_combination")}
 
 
 def check_stage(cfg: Config) -> None:
@@ -59,7 +70,7 @@ def recorded_options(folder: Path) -> dict:
     says what is wrong)."""
     try:
         options = json.loads((folder / HISTORY_FILE).read_text(encoding="utf-8"))["options"]
-        return dict(options) if isinstance(options, dict) else {}
+        return dict(recorded(options)) if isinstance(options, dict) else {}
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return {}
 

@@ -25,6 +25,14 @@ from .methods import METHODS
 FORMAT_NAME = "azcompile.tuning"
 FORMAT_VERSION = 1
 MAX_BYTES = 256 << 20
+DRAW_COMBINATIONS = ("mean", "worst")
+# Options a record written before they existed was made with (one draw per task).
+_OPTIONS_ADDED = {"draws": 1, "draw_combination": "mean"}
+
+
+def recorded(options):
+    """A record's options, with the values of options added since (as its tuning ran)."""
+    return {**_OPTIONS_ADDED, **options} if isinstance(options, dict) else options
 
 
 @dataclass(frozen=True)
@@ -39,12 +47,14 @@ class TuneOptions:
     eta: int = 3               # halving keeps the best 1/eta per rung
     top: int = 3               # best settings (by search fitness) scored on the select tasks
     decades: float = 2.0       # a constant's range: its value x 10^[-decades, +decades]
+    draws: int = 1             # random-op draws per task of a program with random ops
+    draw_combination: str = "mean"   # a task's score over its draws: "mean" or "worst"
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise TuneError(f"unknown tuning method {self.method!r}; choose one of "
                             f"{', '.join(METHODS)}")
-        for name, low in (("trials", 1), ("eta", 2), ("top", 1), ("seed", 0)):
+        for name, low in (("trials", 1), ("eta", 2), ("top", 1), ("seed", 0), ("draws", 1)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise TuneError(f"tuning option {name} must be an integer >= {low}, got "
@@ -52,6 +62,9 @@ class TuneOptions:
         if not (_finite(self.decades) and 0.0 < self.decades <= 30.0):
             raise TuneError(f"tuning option decades must be a number in (0, 30], got "
                             f"{self.decades!r}")
+        if self.draw_combination not in DRAW_COMBINATIONS:
+            raise TuneError(f"tuning option draw_combination must be one of "
+                            f"{', '.join(DRAW_COMBINATIONS)}, got {self.draw_combination!r}")
         for name in ("halving", "hyperband"):
             if not isinstance(getattr(self, name), bool):
                 raise TuneError(f"tuning option {name} must be true or false, got "
@@ -65,7 +78,10 @@ class TuneOptions:
         text = f"--method {self.method} --trials {self.trials} --seed {self.seed}"
         if self.halving:
             text += f" --halving --eta {self.eta}" + (" --hyperband" if self.hyperband else "")
-        return text + f" --top {self.top} --decades {self.decades:g}"
+        text += f" --top {self.top} --decades {self.decades:g}"
+        if self.draws > 1:
+            text += f" --draws {self.draws} --draw-combination {self.draw_combination}"
+        return text
 
 
 def _finite(x) -> bool:
@@ -170,9 +186,11 @@ class History:
             raise CheckpointError(f"{where}: tuning record version {doc.get('version')!r:.20} is "
                                   f"not {FORMAT_VERSION}; {fresh}")
         mine = self.doc
-        if doc.get("options") != mine["options"]:
+        if recorded(doc.get("options")) != mine["options"]:
             raise CheckpointError(f"{where}: made with other options "
-                                  f"({_flags(doc.get('options'))}); resume with those, or {fresh}")
+                                  f"({_flags(recorded(doc.get('options')))}); resume with those, "
+                                  f"or {fresh}")
+        doc["options"] = mine["options"]
         for key, what in (("fingerprint", "another configuration"), ("program", "another program"),
                           ("constants", "another program")):
             if doc.get(key) != mine[key]:

@@ -7,6 +7,7 @@ import numpy as np
 
 from azcompile.eval_type import EvalType
 
+from ..engine.evaluator import has_random_ops
 from .tuner import TuneResult
 
 
@@ -31,12 +32,19 @@ def _halving(options) -> str:
     return " + Hyperband" if options.hyperband else " + successive halving"
 
 
+def _draws(result: TuneResult) -> str:
+    o = result.options
+    if o.draws == 1 or not has_random_ops(result.program, result.eval_type.task_mode):
+        return ""
+    return f", each task scored over {o.draws} random-op draws ({o.draw_combination})"
+
+
 def format_report(result: TuneResult) -> str:
     rms = result.eval_type == EvalType.RMS_ERROR and result.before.final_per_task
     head = f"{'':9s}{'search':>11s}{'select':>11s}{'final':>11s}"
     lines = [f"tuned {len(result.constants)} constant(s) with {result.options.method}"
              f"{_halving(result.options)}: "
-             f"{result.trials} settings, seed {result.options.seed}",
+             f"{result.trials} settings, seed {result.options.seed}{_draws(result)}",
              head + (f"{'median final RMS':>18s}" if rms else "")]
     for name, s in (("untuned", result.before), ("tuned", result.after)):
         row = f"{name:9s}{_cell(s.search):>11s}{_cell(s.select):>11s}{_cell(s.final):>11s}"

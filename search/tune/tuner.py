@@ -2,7 +2,9 @@
 
 1. The program as it is (trial 0) and ``trials`` settings from the method's sampler are
    scored on the search tasks: each setting afresh (no FEC, no caches), every task with its
-   own fixed random-op seed, so the scores of two settings are paired comparisons.  With
+   own fixed random-op seed, so the scores of two settings are paired comparisons.  A
+   program with random ops scores each task over ``draws`` random-op draws (their mean or
+   worst, ``draw_combination``), so that no setting wins on one lucky draw.  With
    ``halving``, brackets of settings are halved over the tasks, optionally in Hyperband's
    brackets (``halving``).
 2. The ``top`` settings scored on all search tasks, and the program as it is, are scored on
@@ -27,7 +29,7 @@ from azcompile.liveness import canonical_hash
 from azcompile.program import Program
 from azcompile.rng import mix64
 
-from ..engine.evaluator import evaluate_on_tasks, reference_median
+from ..engine.evaluator import evaluate_on_tasks, has_random_ops, reference_median
 from . import halving, space
 from .errors import TuneError
 from .history import History, TuneOptions
@@ -79,7 +81,8 @@ class TuneResult:
         """Plain JSON for logs and the tuned program's meta."""
         return {"method": self.options.method, "trials": self.trials, "seed": self.options.seed,
                 "halving": self.options.halving, "hyperband": self.options.hyperband,
-                "decades": self.options.decades,
+                "decades": self.options.decades, "draws": self.options.draws,
+                "draw_combination": self.options.draw_combination,
                 "chosen_trial": self.chosen,
                 "search_fitness": [self.before.search, self.after.search],
                 "select_fitness": [self.before.select, self.after.select],
@@ -119,20 +122,23 @@ class Tuner:
         if len(done) < k:
             program = self.program(trial)
             for t in range(len(done), k):
-                value, _ = evaluate_on_tasks(program, [self.tasks.search[t]],
-                                             seed=_seed(self.options.seed, "search", t),
-                                             engine_name=ENGINE,
-                                             max_abs_error=self.tasks.max_abs_error)
+                value, _ = self.evaluate(program, [self.tasks.search[t]],
+                                         _seed(self.options.seed, "search", t))
                 self.log.add_search_score(trial, _clean(value))
         return self.combine(self.log.search_scores(trial)[:k])
 
     def held_out(self, kind: str, trial: int) -> tuple[float, list]:
         tasks = getattr(self.tasks, kind)
-        value, per_task = evaluate_on_tasks(self.program(trial), tasks,
-                                            seed=_seed(self.options.seed, kind),
-                                            engine_name=ENGINE,
-                                            max_abs_error=self.tasks.max_abs_error)
+        value, per_task = self.evaluate(self.program(trial), tasks,
+                                        _seed(self.options.seed, kind))
         return _clean(value), [_clean(x) for x in per_task]
+
+    def evaluate(self, program: Program, tasks: list, seed: int) -> tuple[float, list]:
+        """Fitness on ``tasks`` (and per task), each task over the options' random-op draws."""
+        return evaluate_on_tasks(program, tasks, seed=seed, engine_name=ENGINE,
+                                 max_abs_error=self.tasks.max_abs_error,
+                                 draws=self.options.draws,
+                                 draw_combination=self.options.draw_combination)
 
     def select(self, trial: int) -> float:
         value = self.log.select_score(trial)
@@ -184,9 +190,11 @@ class Tuner:
         self.log.finish()
         point = self.log.trials[chosen]["point"]
         constants = [(c.label, c.instruction, c.value, c.at(u)) for c, u in zip(self.found, point)]
-        runs = {"search": sum(len(t["search"]) for t in self.log.trials),
-                "select": len(self.log.doc["select"]) * len(self.tasks.select),
-                "final": len({0, chosen}) * len(self.tasks.final)}
+        noisy = has_random_ops(self.base, self.tasks.eval_type.task_mode)
+        per_score = self.options.draws if noisy else 1
+        runs = {"search": per_score * sum(len(t["search"]) for t in self.log.trials),
+                "select": per_score * len(self.log.doc["select"]) * len(self.tasks.select),
+                "final": per_score * len({0, chosen}) * len(self.tasks.final)}
         result = TuneResult(self.program(chosen), before, after, chosen, self.options, constants,
                             runs, trials, self.log.elapsed(), self.tasks.eval_type)
         result.program = tuned_program(self.base, result)
