@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from azcompile.search.cli.bench_strategies import (STRATEGIES, format_comparison,
-                                                   strategy_configs, with_keys)
+                                                   strategy_configs, with_keys, without_section)
 from azcompile.search.run.config import load
 from cli_checks import assert_user_error, run_azc
 
@@ -26,6 +26,14 @@ def test_each_strategy_is_the_config_with_its_keys_and_the_early_select_check(tm
         same = {k: v for k, v in cfg.evolution.items() if k not in STRATEGIES[label]}
         assert same == {k: base.evolution[k] for k in same}
         assert cfg.ops == base.ops and cfg.sizes == base.sizes and cfg.memory == base.memory
+        assert cfg.selection == base.selection and cfg.tune is None    # nonlinear tunes
+
+
+def test_without_section_drops_one_table_and_keeps_the_rest():
+    text = "a = 1\n\n[tune]  # tuned\nmethod = \"random\"\n# note\ntrials = 3\n\n[run]\nseed = 2\n"
+    assert without_section(text, "tune") == "a = 1\n\n[run]\nseed = 2\n"
+    assert without_section("[tune]\ntrials = 3\n", "tune") == ""
+    assert without_section(text, "fec") == text
 
 
 def test_with_keys_replaces_a_key_and_adds_a_missing_section():

@@ -315,6 +315,11 @@ def test_selection_defaults_are_the_reference_rule_and_promotion_tasks_parse():
     funnel = parse(GOOD + "\n[selection]\ncandidates = 8\nrandom_draws = 3\n"
                    + GOOD[GOOD.index("[[select_tasks]]"):].replace("select_tasks", "promotion_tasks"))
     assert funnel.selection["candidates"] == 8 and len(funnel.promotion_tasks) == 1
+    median = parse(GOOD + '\n[selection]\nrandom_draws = 3\ndraw_combination = "median"\n')
+    assert median.selection["draw_combination"] == "median"
+    # the search kernel combines draws by the mean or the worst only
+    with pytest.raises(ConfigError, match="evolution.draw_combination"):
+        parse(GOOD.replace("mutate_prob = 0.9", 'mutate_prob = 0.9\ndraw_combination = "median"'))
 
 
 def test_capacity_holds_the_initial_program():

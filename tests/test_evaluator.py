@@ -525,3 +525,10 @@ def test_only_live_random_ops_make_a_program_noisy(tasks, monkeypatch):
     assert len(calls) == 2
     E.task_draws(noisy_linear(), tasks[:2], seed=9, draws=3, engine_name="interp")
     assert len(calls) == 2 + 6
+
+
+def test_draws_combine_by_the_mean_the_median_or_the_worst():
+    per_draw = np.array([[0.9, 0.0, 0.95, 0.97, 0.99], [0.5, 0.5, 0.5, 0.5, 0.5]])
+    assert list(E.combine_draws(per_draw, "mean")) == pytest.approx([0.762, 0.5])
+    assert list(E.combine_draws(per_draw, "median")) == [0.95, 0.5]   # one failed draw of five
+    assert list(E.combine_draws(per_draw, "worst")) == [0.0, 0.5]

@@ -83,8 +83,11 @@ def test_the_nonlinear_experiment_compares_both_selection_rules(tmp_path):
     assert done.stdout.startswith("honest: the bundled example")
     assert "\nreference: the reference's rule" in done.stdout
     assert done.stdout.count("| 2 | 2,000 |") == 2
-    assert "final over 3 inits: mean / worst" in done.stdout
+    assert "final over 3 inits: mean / median / worst" in done.stdout
     assert (out / "nonlinear.json").exists() and (out / "honest_seed_2").is_dir()
+    # the bundled example tunes its winner; the reference's rule does not
+    assert (out / "honest_seed_2" / "tuned.json").exists()
+    assert not (out / "reference_seed_2" / "tuned.json").exists()
 
 
 def test_a_bad_dataset_choice_is_one_error_line(tmp_path):

@@ -7,8 +7,9 @@ a candidate scores above 0.9999 on the select tasks, so its individuals and elap
 the end are its individuals- and time-to-solve.  Experiments repeat until the budget is
 spent (``experiment.max_experiments = 0``, as the demo already has), so a config whose one
 experiment ends early (nonlinear's 1e8 train steps) still gets the whole budget.  Everything
-else (program space, evaluator, caches, experiment length) is the config's, the same for every
-strategy.
+else (program space, evaluator, caches, experiment length, selection) is the config's, the same
+for every strategy, but a ``[tune]`` stage: it would tune each run's winner after the run, the
+same for every strategy and no part of what is compared.
 """
 from __future__ import annotations
 
@@ -49,13 +50,19 @@ def with_keys(text: str, section: str, keys: dict) -> str:
     return text[:header.end()] + lines + text[header.end():]
 
 
+def without_section(text: str, section: str) -> str:
+    """``text`` without its ``[section]`` table (its header, keys and comments up to the next
+    table)."""
+    return re.sub(rf"^\[{section}\][ \t]*(#.*)?\n(?:(?!\[).*\n?)*", "", text, flags=re.M)
+
+
 def strategy_configs(config: str, workdir: Path, only=None) -> dict[str, Path]:
     """One config file per strategy (label -> path), from a bundled example or a file."""
     load(config)                 # refuse a bad config before any run starts (ConfigError)
     examples = bundled_examples()
     text = examples[config] if config in examples else Path(config).read_text(encoding="utf-8")
-    text = with_keys(text, "experiment", {"sufficient_fitness": SOLVED, "early_select": True,
-                                          "max_experiments": 0})
+    text = with_keys(without_section(text, "tune"), "experiment",
+                     {"sufficient_fitness": SOLVED, "early_select": True, "max_experiments": 0})
     out = {}
     for label, keys in STRATEGIES.items():
         if only and label not in only:

@@ -591,8 +591,11 @@ def task_draws(program, tasks, *, seed: int, draws: int = 1, engine_name: str = 
 
 
 def combine_draws(per_draw: np.ndarray, how: str = "mean") -> np.ndarray:
-    """Each task's fitness over its draws: the mean, or the worst draw."""
-    return per_draw.min(axis=1) if how == "worst" else per_draw.mean(axis=1)
+    """Each task's fitness over its draws: the mean, the median (what a typical draw gives:
+    a minority of failed draws does not sink it) or the worst draw."""
+    if how == "worst":
+        return per_draw.min(axis=1)
+    return np.median(per_draw, axis=1) if how == "median" else per_draw.mean(axis=1)
 
 
 def combine_tasks(per_task, combination: str = "mean") -> float:

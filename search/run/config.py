@@ -175,7 +175,7 @@ SCHEMA = {
         "candidates": (_int(1, 10_000), 1),
         "alpha": (_float(0.0, 1.0), 0.05),
         "random_draws": (_int(1, 1000), 1),
-        "draw_combination": (_choice("mean", "worst"), "mean"),
+        "draw_combination": (_choice("mean", "median", "worst"), "mean"),
     },
     # The RL controller (evolution.strategy = "rl"; engine.controller): Adam's step size,
     # the weight of the entropy bonus and the decay of the reward baseline.
@@ -239,7 +239,7 @@ SCHEMA = {
         "decades": (_float(0.0, 30.0, low_open=True), 2.0),
         # a program with random ops scores each task over its draws (None: as [selection])
         "random_draws": (_int(1, 1000), None),
-        "draw_combination": (_choice("mean", "worst"), None),
+        "draw_combination": (_choice("mean", "median", "worst"), None),
     },
 }
 def _absolute_dir(key, v):

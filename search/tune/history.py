@@ -25,7 +25,7 @@ from .methods import METHODS
 FORMAT_NAME = "azcompile.tuning"
 FORMAT_VERSION = 1
 MAX_BYTES = 256 << 20
-DRAW_COMBINATIONS = ("mean", "worst")
+DRAW_COMBINATIONS = ("mean", "median", "worst")
 # Options a record written before they existed was made with (one draw per task).
 _OPTIONS_ADDED = {"draws": 1, "draw_combination": "mean"}
 
@@ -48,7 +48,7 @@ class TuneOptions:
     top: int = 3               # best settings (by search fitness) scored on the select tasks
     decades: float = 2.0       # a constant's range: its value x 10^[-decades, +decades]
     draws: int = 1             # random-op draws per task of a program with random ops
-    draw_combination: str = "mean"   # a task's score over its draws: "mean" or "worst"
+    draw_combination: str = "mean"   # a task's score over its draws: mean, median or worst
 
     def __post_init__(self):
         if self.method not in METHODS:
