@@ -42,9 +42,11 @@ def run_to_end(config: Path, out: Path, seed: int) -> list[dict]:
     return events_without_timing(out)
 
 
-def killed_and_resumed(config: Path, out: Path, seed: int, progress_before_kill: int) -> list[dict]:
+def killed_and_resumed(config: Path, out: Path, seed: int, progress_before_kill: int,
+                       before_resume=None) -> list[dict]:
     """Run, SIGKILL once it has checkpointed and logged ``progress_before_kill`` progress
-    events, resume; the events of the whole run (timing fields and the resume left out)."""
+    events, call ``before_resume(out)`` if given, resume; the events of the whole run (timing
+    fields and the resume left out)."""
     proc = _azc("search", config, "--out", out, "--plain", "--seed", seed,
                 "--checkpoint-every", "0.05")
     deadline = time.monotonic() + 300
@@ -55,6 +57,8 @@ def killed_and_resumed(config: Path, out: Path, seed: int, progress_before_kill:
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "the run ended before the kill; make it longer"
     assert '"final"' not in (out / "events.jsonl").read_text()
+    if before_resume is not None:
+        before_resume(out)
     resumed = _azc("search", "--resume", out, "--plain")
     _, stderr = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from azcompile.search.cli.bench_strategies import (STRATEGIES, format_comparison,
+from azcompile.search.cli.bench_strategies import (OTHER_SECTIONS, STRATEGIES, format_comparison,
                                                    strategy_configs, with_keys, without_section)
 from azcompile.search.run.config import load
 from cli_checks import assert_user_error, run_azc
@@ -23,6 +23,9 @@ def test_each_strategy_is_the_config_with_its_keys_and_the_early_select_check(tm
         assert cfg.experiment["max_experiments"] == 0      # the budget, not one experiment
         for key, value in STRATEGIES[label].items():
             assert cfg.evolution[key] == value
+        for section, keys in OTHER_SECTIONS.get(label, {}).items():
+            assert {k: getattr(cfg, section)[k] for k in keys} == keys
+        assert cfg.controller["policy"] == ("gru" if label == "rl-gru" else "bigram")
         same = {k: v for k, v in cfg.evolution.items() if k not in STRATEGIES[label]}
         assert same == {k: base.evolution[k] for k in same}
         assert cfg.ops == base.ops and cfg.sizes == base.sizes and cfg.memory == base.memory

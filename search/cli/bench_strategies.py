@@ -1,6 +1,7 @@
 """``azc bench --strategies``: every search strategy on one config, under one budget.
 
-Each strategy is the config with a few ``[evolution]`` keys set (``STRATEGIES``), run as
+Each strategy is the config with a few ``[evolution]`` keys set (``STRATEGIES``; and
+``[controller]`` keys for the GRU policy, ``OTHER_SECTIONS``), run as
 ``azc search`` for each seed with ``--max-individuals BUDGET`` and the early select check
 (``experiment.sufficient_fitness = 0.9999``, ``early_select = true``): a run stops as soon as
 a candidate scores above 0.9999 on the select tasks, so its individuals and elapsed time at
@@ -30,8 +31,11 @@ STRATEGIES = {
     "evolution+crossover+fec-species": {"crossover_prob": 0.2, "speciation": "fec"},
     "random": {"strategy": "random"},
     "rl": {"strategy": "rl"},
+    "rl-gru": {"strategy": "rl"},
     "relaxation": {"strategy": "relaxation"},
 }
+# label: the keys of other sections that make the strategy (section: keys)
+OTHER_SECTIONS = {"rl-gru": {"controller": {"policy": "gru"}}}
 
 
 def _toml(value) -> str:
@@ -68,7 +72,10 @@ def strategy_configs(config: str, workdir: Path, only=None) -> dict[str, Path]:
         if only and label not in only:
             continue
         path = workdir / f"{Path(config).stem}_{label.replace('+', '_')}.toml"
-        path.write_text(with_keys(text, "evolution", keys))
+        edited = with_keys(text, "evolution", keys)
+        for section, section_keys in OTHER_SECTIONS.get(label, {}).items():
+            edited = with_keys(edited, section, section_keys)
+        path.write_text(edited)
         load(path)               # each edited config is one the search accepts
         out[label] = path
     return out

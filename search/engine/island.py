@@ -12,12 +12,14 @@ from . import evaluator
 from . import fec
 from . import validate
 from .controller import Controller
+from .gru_policy import GruController
 from .evolution import INITIAL, STRATEGIES, BatchLog, Breeding, evolve, place_programs
 from .mutator import MIGRATED, RELAXED, SAMPLED
 from .relaxation import Relaxation
 from .population import Population
 
 _CACHE_FIELDS = ("keys", "values", "hits", "prev", "next", "chain", "heads", "state")
+POLICIES = {"bigram": Controller, "gru": GruController}    # [controller] policy
 
 
 class Island:
@@ -42,8 +44,8 @@ class Island:
             species_width=evo["species_width"] if evo["speciation"] else 0.0,
             species_by_signature=evo["speciation"] == "fec")
         # strategy "rl": the children are the controller's samples, not the kernel's
-        self.controller = (Controller(cfg, self.breeding.initial) if evo["strategy"] == "rl"
-                           else None)
+        self.controller = (POLICIES[cfg.controller["policy"]](cfg, self.breeding.initial, seed)
+                           if evo["strategy"] == "rl" else None)
         # strategy "relaxation": the initial population is the relaxation's argmax programs
         self.relaxation = Relaxation(cfg, tasks) if evo["strategy"] == "relaxation" else None
         # The interpreter covers what a child can hold: the config's ops, the initial
@@ -218,7 +220,7 @@ class Island:
         if cfg.evolution["strategy"] == "rl":
             blank = evaluator.ProgramBuffers(*(np.zeros((3, L, 4), t) for t in (np.int32, float)),
                                              np.zeros(3, np.int32))
-            out.update(Controller(cfg, blank).state(prefix))
+            out.update(POLICIES[cfg.controller["policy"]](cfg, blank).state(prefix))
         if cfg.evolution["strategy"] == "relaxation":
             out.update(Relaxation(cfg, []).state(prefix))
         return out
@@ -246,7 +248,7 @@ class Island:
         validate.within(arrays[f"{prefix}stats"], f"{prefix}stats", 0, 2 ** 63 - 1)
         validate.within(arrays[f"{prefix}next_id"], f"{prefix}next_id", 0, 2 ** 62)
         if cfg.evolution["strategy"] == "rl":
-            Controller.check_state(arrays, prefix)
+            POLICIES[cfg.controller["policy"]].check_state(arrays, prefix)
         if cfg.evolution["strategy"] == "relaxation":
             Relaxation.check_state(arrays, prefix, cfg.relaxation["steps"])
         return set(blank_state)

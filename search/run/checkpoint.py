@@ -118,6 +118,7 @@ _EVOLUTION_ADDED = {   # the same for [evolution]: crossover came later
 # [selection] and [[promotion_tasks]] came later: at their defaults they are left out, so
 # older checkpoints still resume.
 _SELECTION_DEFAULT = {"candidates": 1, "alpha": 0.05, "random_draws": 1, "draw_combination": "mean"}
+_CONTROLLER_ADDED = {"policy": "bigram", "hidden": 32}   # the same for [controller]: the GRU came later
 _IGNORED_TASK_OPTIONS = ("data_dir",)
 
 
@@ -134,7 +135,9 @@ def config_document(cfg) -> dict:
         "fec": cfg.fec,
         "hurdles": cfg.hurdles, "train_budget": cfg.train_budget,
         "experiment": dict(cfg.experiment),
-        **({"controller": dict(cfg.controller)} if cfg.evolution["strategy"] == "rl" else {}),
+        **({"controller": {k: v for k, v in cfg.controller.items()
+                           if _CONTROLLER_ADDED.get(k, object()) != v}}
+           if cfg.evolution["strategy"] == "rl" else {}),
         **({"relaxation": dict(cfg.relaxation)}
            if cfg.evolution["strategy"] == "relaxation" else {}),
         "run": {k: v for k, v in cfg.run.items() if k not in _IGNORED_RUN_KEYS

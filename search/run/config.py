@@ -178,11 +178,14 @@ SCHEMA = {
         "draw_combination": (_choice("mean", "median", "worst"), "mean"),
     },
     # The RL controller (evolution.strategy = "rl"; engine.controller): Adam's step size,
-    # the weight of the entropy bonus and the decay of the reward baseline.
+    # the weight of the entropy bonus and the decay of the reward baseline; the policy, an
+    # op-bigram table or a GRU (engine.gru_policy) of `hidden` units.
     "controller": {
         "learning_rate": (_float(0.0, 1.0, low_open=True), 0.05),
         "entropy_weight": (_float(0.0), 0.01),
         "baseline_decay": (_float(0.0, 1.0), 0.9),
+        "policy": (_choice("bigram", "gru"), "bigram"),
+        "hidden": (_int(1, 512), 32),
     },
     # The differentiable relaxation (evolution.strategy = "relaxation"; engine.relaxation):
     # the skeleton's lengths (default sizes.*_init), Adam's steps and step size, the softmax
@@ -517,6 +520,9 @@ def parse(text: str, source_path: str = "<config>", base_dir: str | None = None)
     if "controller" in doc and cfg.evolution["strategy"] != "rl":
         raise ConfigError("[controller] configures strategy 'rl'; remove it or set "
                           "evolution.strategy = \"rl\"")
+    if "hidden" in doc.get("controller", {}) and cfg.controller["policy"] != "gru":
+        raise ConfigError("controller.hidden sizes the GRU policy; remove it or set "
+                          "controller.policy = \"gru\"")
     if "relaxation" in doc and cfg.evolution["strategy"] != "relaxation":
         raise ConfigError("[relaxation] configures strategy 'relaxation'; remove it or set "
                           "evolution.strategy = \"relaxation\"")
