@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..engine.evaluator import DRAW_COMBINATIONS
 from ..run import config as config_mod
 from ..run.tuning import HISTORY_FILE, TUNED_FILE, draw_options, recorded_options, tune_into
 from ..tune import METHODS, TuneError, TuneOptions, format_report
@@ -65,7 +66,7 @@ def _where(target: Path, config, out):
 @click.option("--draws", type=click.IntRange(1, 1000), default=None,
               help="A program with random ops scores each task over this many random-op draws "
                    "(default: the config's selection.random_draws).")
-@click.option("--draw-combination", type=click.Choice(["mean", "median", "worst"]), default=None,
+@click.option("--draw-combination", type=click.Choice(DRAW_COMBINATIONS), default=None,
               help="A task's score over its draws (default: the config's "
                    "selection.draw_combination).")
 @click.option("--out", type=click.Path(file_okay=False), default=None,

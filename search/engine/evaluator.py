@@ -590,6 +590,12 @@ def task_draws(program, tasks, *, seed: int, draws: int = 1, engine_name: str = 
     return out
 
 
+# How select/final evaluation and tuning combine a task's draws; the search kernel does
+# the first and the last (MEAN / WORST).
+DRAW_COMBINATIONS = ("mean", "median", "worst")
+KERNEL_DRAW_COMBINATIONS = ("mean", "worst")
+
+
 def combine_draws(per_draw: np.ndarray, how: str = "mean") -> np.ndarray:
     """Each task's fitness over its draws: the mean, the median (what a typical draw gives:
     a minority of failed draws does not sink it) or the worst draw."""

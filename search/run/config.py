@@ -31,6 +31,7 @@ from azcompile.program import Memory
 
 from ..data.registry import TASK_TYPES, build_tasks
 from ..data.tasks import TaskError, TaskSpec
+from ..engine.evaluator import DRAW_COMBINATIONS, KERNEL_DRAW_COMBINATIONS
 from ..engine.mutator import MUTATION_NAMES
 from ..tune import METHODS as TUNE_METHODS
 
@@ -164,7 +165,7 @@ SCHEMA = {
         # Honest fitness: a program with live random ops runs on random_draws random-op
         # seeds, each task's fitness the mean or the worst draw (1: the reference's one draw).
         "random_draws": (_int(1, 1000), 1),
-        "draw_combination": (_choice("mean", "worst"), "mean"),
+        "draw_combination": (_choice(*KERNEL_DRAW_COMBINATIONS), "mean"),
     },
     # How an experiment's winner is chosen (run.selection): its `candidates` best distinct
     # members by search fitness go through the funnel (the select tasks, then the promotion
@@ -175,7 +176,7 @@ SCHEMA = {
         "candidates": (_int(1, 10_000), 1),
         "alpha": (_float(0.0, 1.0), 0.05),
         "random_draws": (_int(1, 1000), 1),
-        "draw_combination": (_choice("mean", "median", "worst"), "mean"),
+        "draw_combination": (_choice(*DRAW_COMBINATIONS), "mean"),
     },
     # The RL controller (evolution.strategy = "rl"; engine.controller): Adam's step size,
     # the weight of the entropy bonus and the decay of the reward baseline; the policy, an
@@ -242,7 +243,7 @@ SCHEMA = {
         "decades": (_float(0.0, 30.0, low_open=True), 2.0),
         # a program with random ops scores each task over its draws (None: as [selection])
         "random_draws": (_int(1, 1000), None),
-        "draw_combination": (_choice("mean", "median", "worst"), None),
+        "draw_combination": (_choice(*DRAW_COMBINATIONS), None),
     },
 }
 def _absolute_dir(key, v):

@@ -18,6 +18,7 @@ from azcompile.files import read_text_file
 from azcompile.jit_cache import atomic_write_text
 from azcompile.program import Program
 
+from ..engine.evaluator import DRAW_COMBINATIONS
 from ..engine.validate import CheckpointError
 from .errors import TuneError
 from .methods import METHODS
@@ -25,7 +26,6 @@ from .methods import METHODS
 FORMAT_NAME = "azcompile.tuning"
 FORMAT_VERSION = 1
 MAX_BYTES = 256 << 20
-DRAW_COMBINATIONS = ("mean", "median", "worst")
 # Options a record written before they existed was made with (one draw per task).
 _OPTIONS_ADDED = {"draws": 1, "draw_combination": "mean"}
 
