@@ -366,4 +366,4 @@ def test_draws_default_to_the_selection_and_old_records_resume_with_one_draw(tmp
     with pytest.raises(TuneError, match="draws"):
         TuneOptions(draws=0)
     with pytest.raises(TuneError, match="draw_combination"):
-        TuneOptions(draw_combination="median")
+        TuneOptions(draw_combination="typical")
