@@ -39,6 +39,10 @@ GAUSSIAN = "gaussian"                # D1 mean, D2 stdev
 UNIFORM = "uniform"                  # D1 low, D2 high
 DATA_KINDS = (NO_DATA, SCALAR_CONST, VECTOR_CONST, MATRIX_CONST, GAUSSIAN, UNIFORM)
 DATA_KIND_CODE = {k: i for i, k in enumerate(DATA_KINDS)}
+# The data column that holds a constant op's value (the D index above), for what sets it
+# other than mutation: the RL controller, the relaxation and constant tuning.
+CONST_VALUE_COLUMN = {SCALAR_CONST: 0, VECTOR_CONST: 2, MATRIX_CONST: 3}
+CONST_VALUE_COLUMN_BY_CODE = {DATA_KIND_CODE[k]: c for k, c in CONST_VALUE_COLUMN.items()}
 
 
 @dataclass(frozen=True)

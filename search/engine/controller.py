@@ -37,18 +37,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from azcompile.ops import DATA_KIND_CODE, OP_ARRAYS, lookup
+from azcompile.ops import CONST_VALUE_COLUMN_BY_CODE, DATA_KIND_CODE, OP_ARRAYS, lookup
 from azcompile.rng import next_u64
 
-from . import validate
+from . import adam, validate
 from .evaluator import ProgramBuffers
 
 _ROLE_KINDS = (OP_ARRAYS["in1_kind"], OP_ARRAYS["in2_kind"], OP_ARRAYS["out_kind"])
 _DATA = OP_ARRAYS["data_kind"]
-_VALUE_COLUMN = {DATA_KIND_CODE["scalar_const"]: 0, DATA_KIND_CODE["vector_const"]: 2,
-                 DATA_KIND_CODE["matrix_const"]: 3}
 _LOG_STD_RANGE = (-10.0, 5.0)     # keeps exp() finite whatever the updates did
-ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
 COUNTERS = ("adam_steps", "baseline", "baseline_set")
 
 
@@ -75,13 +72,19 @@ class Decisions:
     steps: list = field(default_factory=list)
 
 
-def draw(rng, logits: np.ndarray, valid: np.ndarray):
-    """One draw per row from softmax(logits) over the valid entries: the choices (B,),
-    d log p(choice) / d logits and d entropy / d logits (B, n)."""
+def softmax(logits: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Each row's softmax over its valid entries (0 elsewhere)."""
     z = np.where(valid, logits, -np.inf)
     z = z - z.max(axis=1, keepdims=True)
     p = np.where(valid, np.exp(z), 0.0)
     p /= p.sum(axis=1, keepdims=True)
+    return p
+
+
+def draw(rng, logits: np.ndarray, valid: np.ndarray):
+    """One draw per row from softmax(logits) over the valid entries: the choices (B,),
+    d log p(choice) / d logits and d entropy / d logits (B, n)."""
+    p = softmax(logits, valid)
     cum = np.cumsum(p, axis=1)
     u = rng.random(p.shape[0])[:, None] * cum[:, -1:]
     last = valid.shape[1] - 1 - np.argmax(valid[:, ::-1], axis=1)
@@ -102,8 +105,6 @@ class ProgramPolicy:
     """What both policies share: the program space (the components' ops and initial sizes,
     the register masks, the initial program's op-less components), the parameter vector
     with its named views, the constants' Gaussians, REINFORCE with Adam and the state."""
-
-    COUNTERS = COUNTERS
 
     def __init__(self, cfg, initial: ProgramBuffers):
         init, _, _ = cfg.size_bounds()
@@ -126,7 +127,7 @@ class ProgramPolicy:
             self.offsets[name] = n
             n += int(np.prod(shape))
         self.theta, self.adam_m, self.adam_v = np.zeros(n), np.zeros(n), np.zeros(n)
-        self.counters = np.zeros(len(self.COUNTERS))
+        self.counters = np.zeros(len(COUNTERS))
         # Register masks per role (0, 1: inputs; 2: output) and kind code (1..3).
         self.reg_valid = np.zeros((3, 4, self.R), dtype=bool)
         for role in range(3):
@@ -194,10 +195,10 @@ class ProgramPolicy:
         log_std = np.clip(self.view("log_std")[c, i], *_LOG_STD_RANGE)
         eps = rng.standard_normal(B)
         value = mean + np.exp(log_std) * eps
-        for data_kind, column in _VALUE_COLUMN.items():
+        for data_kind, column in CONST_VALUE_COLUMN_BY_CODE.items():
             rows = kind == data_kind
             data[rows, c, i, column] = value[rows] if column == 0 else _f32(value[rows])
-        has_const = np.isin(kind, list(_VALUE_COLUMN))
+        has_const = np.isin(kind, list(CONST_VALUE_COLUMN_BY_CODE))
         slot = c * self.L + i
         dec.const_rows.append((has_const, slot, eps / np.exp(log_std), eps * eps - 1.0))
         dec.entropy_grad[self.offsets["log_std"] + slot] += has_const.sum()   # d H / d log std
@@ -223,19 +224,14 @@ class ProgramPolicy:
         reward = np.asarray(fitness, dtype=np.float64)
         if reward.shape[0] == 0:
             return
-        steps, baseline, known = self.counters[:3]
+        steps, baseline, known = self.counters
         if not known:
             baseline = float(reward.mean())
         grad = self.gradient(dec, reward - baseline)
         steps += 1
-        b1, b2 = ADAM_BETAS
-        self.adam_m[:] = b1 * self.adam_m + (1 - b1) * grad
-        self.adam_v[:] = b2 * self.adam_v + (1 - b2) * grad * grad
-        m_hat = self.adam_m / (1 - b1 ** steps)
-        v_hat = self.adam_v / (1 - b2 ** steps)
-        self.theta += self.lr * m_hat / (np.sqrt(v_hat) + ADAM_EPS)
+        self.theta += adam.step(self.adam_m, self.adam_v, grad, steps, self.lr)
         baseline = self.baseline_decay * baseline + (1 - self.baseline_decay) * reward.mean()
-        self.counters[:3] = (steps, baseline, 1.0)
+        self.counters[:] = (steps, baseline, 1.0)
 
     # ---- checkpoint state -------------------------------------------------------------------
     def state(self, prefix: str) -> dict:

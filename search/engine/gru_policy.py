@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from .controller import Decisions, ProgramPolicy, draw, log_probs
+from .controller import Decisions, ProgramPolicy, draw, log_probs, softmax
 from .evaluator import ProgramBuffers
 
 N_TYPES = 10           # the decisions of a slot: the op, then role (3) x register kind (3)
@@ -54,9 +54,9 @@ def _one_blas_thread():
 class Step:
     """One step of the decision sequence, as sampled: where it is (component, slot, role:
     -1 for the op), per row its input token, decision type, whether it is a decision at all,
-    the register kind index of its head, the valid choices, the choice, the hidden state
-    before it and the gates (z, r, n), d log p / d logits and d entropy / d logits (0 on
-    masked rows)."""
+    the register kind index of its head, the valid choices, the choice, the hidden states
+    before and after it and the gates (z, r, n), d log p / d logits and d entropy / d logits
+    (0 on masked rows)."""
     c: int
     i: int
     role: int
@@ -67,6 +67,7 @@ class Step:
     valid: np.ndarray
     choice: np.ndarray | None = None
     h_prev: np.ndarray | None = None
+    h: np.ndarray | None = None
     gates: tuple = ()
     score: np.ndarray | None = None
     entropy_grad: np.ndarray | None = None
@@ -158,6 +159,7 @@ class GruController(ProgramPolicy):
         """Run ``step``, draw its choices, record it; returns the new hidden state."""
         step.h_prev = h
         h, step.gates = self._cell(h, step, P)
+        step.h = h
         step.choice, score, entropy_grad = draw(rng, self._logits(h, step, P), step.valid)
         mask = step.active[:, None]
         step.score, step.entropy_grad = score * mask, entropy_grad * mask
@@ -180,9 +182,7 @@ class GruController(ProgramPolicy):
         dh = np.zeros((B, H), dtype=self.dtype)
         for step in reversed(dec.steps):
             d_logits = advantage * step.score + weight * step.entropy_grad
-            h_prev, (z, r, n) = step.h_prev, step.gates
-            active = step.active[:, None]
-            h = np.where(active, (1.0 - z) * n + z * h_prev, h_prev)
+            h = step.h
             if step.role < 0:
                 n_ops = d_logits.shape[1]
                 g["op_w"][step.c][:, :n_ops] += h.T @ d_logits
@@ -230,10 +230,7 @@ class GruController(ProgramPolicy):
         total = 0.0
         for step in dec.steps:
             h, _ = self._cell(h, step, P)
-            z = np.where(step.valid, self._logits(h, step, P), -np.inf)
-            z = z - z.max(axis=1, keepdims=True)
-            p = np.where(step.valid, np.exp(z), 0.0)
-            p /= p.sum(axis=1, keepdims=True)
+            p = softmax(self._logits(h, step, P), step.valid)
             logp = log_probs(p)
             chosen = logp[np.arange(B), step.choice]
             entropy = -(p * logp).sum(axis=1)

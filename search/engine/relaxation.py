@@ -67,19 +67,16 @@ import numpy as np
 from azcompile import notation
 from azcompile.cache_dir import CacheError, private_dir
 from azcompile.jit_cache import default_cache_dir
-from azcompile.ops import DATA_KIND_CODE, OP_ARRAYS, OPS, lookup
+from azcompile.ops import (CONST_VALUE_COLUMN_BY_CODE, DATA_KIND_CODE, OP_ARRAYS, OPS,
+                          lookup)
 from azcompile.rng import next_u64
 
-from . import validate
+from . import adam, validate
 from .evaluator import ProgramBuffers
 
 _IN1, _IN2, _OUT = OP_ARRAYS["in1_kind"], OP_ARRAYS["in2_kind"], OP_ARRAYS["out_kind"]
 _DATA = OP_ARRAYS["data_kind"]
-# The column of the data row that holds a constant op's trained value.
-VALUE_COLUMN = {DATA_KIND_CODE["scalar_const"]: 0, DATA_KIND_CODE["vector_const"]: 2,
-                DATA_KIND_CODE["matrix_const"]: 3}
 CLIP, LINEAR = 1e6, 1e3       # op results: exact up to LINEAR, saturating at CLIP
-ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
 COUNTERS = ("step", "seed_set")
 PROGRAMS_PER_STEP = 3          # per restart and per op a component allows (see the docstring)
 
@@ -235,8 +232,8 @@ def _op_data(op: int, fixed: np.ndarray, value: float) -> np.ndarray:
     """The data row an op of the program holds: its own columns, the value in place."""
     kind = _DATA[op]
     row = np.zeros(4)
-    if kind in VALUE_COLUMN:
-        col = VALUE_COLUMN[kind]
+    if kind in CONST_VALUE_COLUMN_BY_CODE:
+        col = CONST_VALUE_COLUMN_BY_CODE[kind]
         row[1:col] = fixed[1:col]
         row[col] = value if col == 0 else _f32(value)
     elif kind in (DATA_KIND_CODE["gaussian"], DATA_KIND_CODE["uniform"]):
@@ -423,7 +420,7 @@ def _with_values(sk: Skeleton, data, values, jnp):
     """The data rows with each constant op's trained value in its column."""
     for c in range(3):
         for k, op in enumerate(sk.ops[c]):
-            col = VALUE_COLUMN.get(int(_DATA[op]))
+            col = CONST_VALUE_COLUMN_BY_CODE.get(int(_DATA[op]))
             if col is not None:
                 data = data.at[c, :, k, col].set(values[c, :, k])
     return data
@@ -496,17 +493,12 @@ class Relaxation:
         self._ready(rng_state)
         n = int(min(max_steps, self.steps - self.counters[0]))
         data = self.loss.jnp.asarray(self.data)
-        b1, b2 = ADAM_BETAS
         for _ in range(n):
             value, grad = self.loss.value_and_grad(self.loss.jnp.asarray(self.theta), data,
                                                    self.temperature())
             grad = np.nan_to_num(np.asarray(grad), nan=0.0, posinf=0.0, neginf=0.0)
             step = self.counters[0] + 1
-            self.adam_m[...] = b1 * self.adam_m + (1 - b1) * grad
-            self.adam_v[...] = b2 * self.adam_v + (1 - b2) * grad * grad
-            m_hat = self.adam_m / (1 - b1 ** step)
-            v_hat = self.adam_v / (1 - b2 ** step)
-            self.theta -= self.lr * m_hat / (np.sqrt(v_hat) + ADAM_EPS)
+            self.theta -= adam.step(self.adam_m, self.adam_v, grad, step, self.lr)
             self.counters[0] = step
         return n
 

@@ -32,9 +32,7 @@ LARGEST = 1e38         # scaled values stop here: D1..D3 are float32, whose max 
 
 # data kind -> the data slots that are constants, with their names
 TUNED_SLOTS = {
-    _ops.SCALAR_CONST: ((0, "value"),),
-    _ops.VECTOR_CONST: ((2, "value"),),
-    _ops.MATRIX_CONST: ((3, "value"),),
+    **{kind: ((column, "value"),) for kind, column in _ops.CONST_VALUE_COLUMN.items()},
     _ops.GAUSSIAN: ((1, "mean"), (2, "stdev")),
     _ops.UNIFORM: ((1, "low"), (2, "high")),
 }
