@@ -87,10 +87,7 @@ def test_the_gru_s_backpropagation_through_time_is_the_objective_s_gradient():
     """Central differences (float64) of the replayed objective, on every parameter but the
     constants' Gaussians (the bigram's code, closed form)."""
     cfg = rl_config(gru("hidden = 3\nentropy_weight = 0.3"))
-    L = cfg.capacity
-    blank = evaluator.ProgramBuffers(np.zeros((3, L, 4), np.int32), np.zeros((3, L, 4)),
-                                     np.zeros(3, np.int32))
-    ctl = GruController(cfg, blank, seed=3, dtype=np.float64)
+    ctl = GruController(cfg, evaluator.blank_program(cfg.capacity), seed=3, dtype=np.float64)
     _, dec = ctl.sample(5, new_state(2))
     assert not all(s.active.all() for s in dec.steps)       # some operands were masked out
     advantage = np.random.default_rng(0).standard_normal(5)

@@ -31,8 +31,8 @@ from azcompile.eval_type import EvalType
 from azcompile.kernel_args import (CALLS, LEARN_CALLS, STEPS_DONE, TRAIN_ERRORS_RECORDED,
                                    VALID_ERRORS_RECORDED, ProgramArrays, RunBatch, TaskBatch,
                                    new_record_batch, new_registers)
-from azcompile.liveness import (SCALAR_TASK, canonicalize, feature_dependent, fill_stream_ids,
-                                live_instructions)
+from azcompile.liveness import (SCALAR_TASK, canonicalize, dead_code_eliminated,
+                                feature_dependent, fill_stream_ids)
 from azcompile.ops import OP_ARRAYS
 from azcompile.rng import mix64, new_state, next_u64
 
@@ -83,6 +83,12 @@ Workspace = namedtuple("Workspace", "registers canonical stream all_live records
                                     "pending_steps fec_keys run_steps run_valid probe_fitness "
                                     "draw_fitness profile")
 ProgramBuffers = namedtuple("ProgramBuffers", "code data size")
+
+
+def blank_program(capacity: int) -> ProgramBuffers:
+    """An empty program's buffers, ``capacity`` instruction slots per component."""
+    return ProgramBuffers(np.zeros((3, capacity, 4), np.int32), np.zeros((3, capacity, 4)),
+                          np.zeros(3, np.int32))
 
 # What persists between children: the FEC cache (fingerprint -> per-task fitness), the
 # canonical cache (canonical hash -> fitness) and the hurdle state.
@@ -548,13 +554,8 @@ class Evaluator:
 def has_random_ops(program, task_mode: int = SCALAR_TASK) -> bool:
     """Whether ``program``'s live code (on tasks of ``task_mode``) draws random numbers: its
     fitness then depends on the seed.  Dead random ops do not count, as in the search kernel."""
-    if not any(ins.op.is_random for comp in program.components for ins in comp):
-        return False
-    code, _data, size = program.to_arrays()
-    live = live_instructions(code, size, program.memory.scalars, program.memory.vectors,
-                             task_mode)
-    return any(ins.op.is_random and live[c, i]
-               for c, comp in enumerate(program.components) for i, ins in enumerate(comp))
+    live = dead_code_eliminated(program, task_mode)
+    return any(ins.op.is_random for comp in live.components for ins in comp)
 
 
 def draw_seed(seed: int, task: int, draw: int) -> int:

@@ -22,6 +22,11 @@ _CACHE_FIELDS = ("keys", "values", "hits", "prev", "next", "chain", "heads", "st
 POLICIES = {"bigram": Controller, "gru": GruController}    # [controller] policy
 
 
+def policy(cfg):
+    """The RL controller's policy class, as ``[controller] policy`` names it."""
+    return POLICIES[cfg.controller["policy"]]
+
+
 class Island:
     """An island in this process (``engine.island_protocol.IslandProtocol``)."""
 
@@ -44,7 +49,7 @@ class Island:
             species_width=evo["species_width"] if evo["speciation"] else 0.0,
             species_by_signature=evo["speciation"] == "fec")
         # strategy "rl": the children are the controller's samples, not the kernel's
-        self.controller = (POLICIES[cfg.controller["policy"]](cfg, self.breeding.initial, seed)
+        self.controller = (policy(cfg)(cfg, self.breeding.initial, seed)
                            if evo["strategy"] == "rl" else None)
         # strategy "relaxation": the initial population is the relaxation's argmax programs
         self.relaxation = Relaxation(cfg, tasks) if evo["strategy"] == "relaxation" else None
@@ -218,9 +223,7 @@ class Island:
                           np.zeros(evaluator.S_SIZE, dtype=np.int64), np.zeros(1, dtype=np.uint64),
                           np.zeros(1, dtype=np.int64), 0, 0)
         if cfg.evolution["strategy"] == "rl":
-            blank = evaluator.ProgramBuffers(*(np.zeros((3, L, 4), t) for t in (np.int32, float)),
-                                             np.zeros(3, np.int32))
-            out.update(POLICIES[cfg.controller["policy"]](cfg, blank).state(prefix))
+            out.update(policy(cfg)(cfg, evaluator.blank_program(L)).state(prefix))
         if cfg.evolution["strategy"] == "relaxation":
             out.update(Relaxation(cfg, []).state(prefix))
         return out
@@ -248,7 +251,7 @@ class Island:
         validate.within(arrays[f"{prefix}stats"], f"{prefix}stats", 0, 2 ** 63 - 1)
         validate.within(arrays[f"{prefix}next_id"], f"{prefix}next_id", 0, 2 ** 62)
         if cfg.evolution["strategy"] == "rl":
-            POLICIES[cfg.controller["policy"]].check_state(arrays, prefix)
+            policy(cfg).check_state(arrays, prefix)
         if cfg.evolution["strategy"] == "relaxation":
             Relaxation.check_state(arrays, prefix, cfg.relaxation["steps"])
         return set(blank_state)

@@ -7,7 +7,6 @@ import numpy as np
 
 from azcompile.eval_type import EvalType
 
-from ..engine.evaluator import has_random_ops
 from .tuner import TuneResult
 
 
@@ -33,10 +32,10 @@ def _halving(options) -> str:
 
 
 def _draws(result: TuneResult) -> str:
-    o = result.options
-    if o.draws == 1 or not has_random_ops(result.program, result.eval_type.task_mode):
+    if result.draws == 1:
         return ""
-    return f", each task scored over {o.draws} random-op draws ({o.draw_combination})"
+    return (f", each task scored over {result.draws} random-op draws "
+            f"({result.options.draw_combination})")
 
 
 def format_report(result: TuneResult) -> str:

@@ -73,6 +73,7 @@ class TuneResult:
     options: TuneOptions
     constants: list               # (label, instruction, value before, value after)
     runs: dict                    # task runs per phase: search, select, final
+    draws: int                    # random-op draws per task score (1: no live random ops)
     trials: int                   # settings tried besides the program's own
     elapsed: float
     eval_type: EvalType
@@ -191,12 +192,14 @@ class Tuner:
         point = self.log.trials[chosen]["point"]
         constants = [(c.label, c.instruction, c.value, c.at(u)) for c, u in zip(self.found, point)]
         noisy = has_random_ops(self.base, self.tasks.eval_type.task_mode)
-        per_score = self.options.draws if noisy else 1
-        runs = {"search": per_score * sum(len(t["search"]) for t in self.log.trials),
-                "select": per_score * len(self.log.doc["select"]) * len(self.tasks.select),
-                "final": per_score * len({0, chosen}) * len(self.tasks.final)}
-        result = TuneResult(self.program(chosen), before, after, chosen, self.options, constants,
-                            runs, trials, self.log.elapsed(), self.tasks.eval_type)
+        draws = self.options.draws if noisy else 1
+        runs = {"search": draws * sum(len(t["search"]) for t in self.log.trials),
+                "select": draws * len(self.log.doc["select"]) * len(self.tasks.select),
+                "final": draws * len({0, chosen}) * len(self.tasks.final)}
+        result = TuneResult(program=self.program(chosen), before=before, after=after,
+                            chosen=chosen, options=self.options, constants=constants, runs=runs,
+                            draws=draws, trials=trials, elapsed=self.log.elapsed(),
+                            eval_type=self.tasks.eval_type)
         result.program = tuned_program(self.base, result)
         return result
 

@@ -15,14 +15,8 @@ import numpy as np
 
 from azcompile.rng import new_state
 from azcompile.search.api import config_dict, make_config
-from azcompile.search.engine.evaluator import ProgramBuffers
+from azcompile.search.engine.evaluator import blank_program
 from azcompile.search.engine.island import POLICIES
-
-
-def blank(cfg) -> ProgramBuffers:
-    length = cfg.capacity
-    return ProgramBuffers(np.zeros((3, length, 4), np.int32), np.zeros((3, length, 4)),
-                          np.zeros(3, np.int32))
 
 
 def time_policy(policy: str, batch: int, repeats: int) -> tuple[float, float]:
@@ -30,7 +24,7 @@ def time_policy(policy: str, batch: int, repeats: int) -> tuple[float, float]:
     doc["evolution"]["strategy"] = "rl"
     doc["controller"] = {"policy": policy}
     cfg = make_config(doc)
-    controller = POLICIES[policy](cfg, blank(cfg), 1)
+    controller = POLICIES[policy](cfg, blank_program(cfg.capacity), 1)
     rng, fitness = new_state(1), np.random.default_rng(1)
     sampling, updating = [], []
     for _ in range(repeats):
