@@ -74,8 +74,9 @@ class Selection:
         self.last_select = {}
         if not self.cfg.select_tasks:
             return float("nan")
-        per_draw = self._stage([program], self.cfg.select_tasks, "select_tasks")[0]
-        return self._score(per_draw)
+        per_draw, self.last_select = self._stage([program], self.cfg.select_tasks,
+                                                 "select_tasks")
+        return self._score(per_draw[0])
 
     # ---- the funnel -------------------------------------------------------------------------
     def choose(self, islands: Archipelago) -> tuple[tuple, Program, float]:
@@ -91,14 +92,14 @@ class Selection:
             return members[0], programs[0], self.select(programs[0])
         records = [{"search_fitness": m[2], "island": m[0], "id": islands.member_id(*m[:2])}
                    for m in members]
-        per_draw = self._stage(programs, self.cfg.select_tasks, "select_tasks")
-        select_check = self.last_select          # what experiment_end logs: the select stage
+        # experiment_end logs the select stage's seeds, not the promotion stage's
+        per_draw, self.last_select = self._stage(programs, self.cfg.select_tasks,
+                                                 "select_tasks")
         alive = self._promote(list(range(len(members))), per_draw, records, "select")
         if self.cfg.promotion_tasks:
-            per_draw = self._stage([programs[c] for c in alive], self.cfg.promotion_tasks,
-                                   "promotion_tasks")
+            per_draw, _ = self._stage([programs[c] for c in alive], self.cfg.promotion_tasks,
+                                      "promotion_tasks")
             alive = self._promote(alive, per_draw, records, "promotion")
-        self.last_select = select_check
         winner = alive[0]
         self._report_funnel(records, winner)
         return members[winner], programs[winner], records[winner]["select"]
@@ -122,20 +123,20 @@ class Selection:
                     break
         return out
 
-    def _stage(self, programs, specs, label) -> list[np.ndarray]:
+    def _stage(self, programs, specs, label) -> tuple[list[np.ndarray], dict]:
         """Each program's fitness per (task, draw) on one set of tasks and random-op seeds
-        (the same for every program, so their values pair up)."""
+        (the same for every program, so their values pair up), and those seeds."""
         if self.cfg.experiment["randomize_task_seeds"]:
             specs = randomized_seeds(self.draw, specs)
         tasks = build_task_list(specs, label)
         seed = self.draw()
         # Logged with experiment_end, so `azc evaluate RUN` can repeat this very check.
-        self.last_select = {"select_seeds": [[list(s.param_seeds), list(s.data_seeds)]
-                                             for s in specs], "select_seed": seed}
+        seeds = {"select_seeds": [[list(s.param_seeds), list(s.data_seeds)] for s in specs],
+                 "select_seed": seed}
         draws = self.cfg.selection["random_draws"]
         return [evaluator.task_draws(p, tasks, seed=seed, draws=draws, engine_name=self.engine,
                                      max_abs_error=self.cfg.evolution["max_abs_error"],
-                                     op_ids=self._op_ids(p)) for p in programs]
+                                     op_ids=self._op_ids(p)) for p in programs], seeds
 
     def _score(self, per_draw: np.ndarray) -> float:
         return evaluator.combine_tasks(self._per_task(per_draw))
