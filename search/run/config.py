@@ -320,14 +320,12 @@ class Config:
 
 
 def _longest_start(name: str, memory: Memory) -> int:
-    """The most instructions a component of the named initial program may hold (0 for the
-    empty ones and a warm start, which must fit the configured maximum sizes)."""
+    """The most instructions a component of the named initial program holds (0 for the empty
+    ones and a warm start, which must fit the configured maximum sizes).  The builders do
+    not check the memory: one too small for the program is run.initial's to refuse."""
     if name not in reference_programs.STARTS:
         return 0
-    try:
-        return max(len(c) for c in reference_programs.STARTS[name](memory).components)
-    except ValueError:          # memory too small for it: run.initial says so
-        return 0
+    return max(len(c) for c in reference_programs.STARTS[name](memory).components)
 
 
 def _suggest(key, known):
