@@ -13,13 +13,16 @@ import numpy as np
 from numba import njit
 
 from azcompile import numba_cache  # noqa: F401  (numba's cache folder first)
-from azcompile.kernel_pointer import DRIVE
+from azcompile.kernel_pointer import DRIVE, data_pointer
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def run_component(program, comp, registers, seed, call, F):
-    """Run component ``comp`` of the candidate whose components ``program`` points to."""
-    program(comp, registers, seed, call)
+    """Run component ``comp`` of the candidate whose components ``program`` points to, on
+    the memory's arrays (passed as their data pointers: kernel_pointer.COMPONENT)."""
+    program(comp, data_pointer(registers.scalars), data_pointer(registers.vectors),
+            data_pointer(registers.matrices), data_pointer(registers.vector_scratch),
+            data_pointer(registers.matrix_scratch), seed, call)
 
 
 """The evaluation driver (azcompile/driver.py, copied unmodified into each generated kernel).

@@ -139,9 +139,10 @@ def candidate_source(program, program_hash: int) -> str:
             f'    """{name.capitalize()}: {len(comp)} instruction(s)."""\n'
             + indent(body, 4))
     listing = indent(program.listing(), 4)
+    mem = program.memory
     return notation.tidy(template("candidate.py.tmpl").substitute(
-        HASH=f"{program_hash:016x}", LISTING=listing, F=features,
-        FUNCTIONS="\n\n\n".join(functions)))
+        HASH=f"{program_hash:016x}", LISTING=listing, F=features, S=int(mem.scalars),
+        V=int(mem.vectors), M=int(mem.matrices), FUNCTIONS="\n\n\n".join(functions)))
 
 
 def compiled_driver_source() -> str:
