@@ -14,6 +14,29 @@ os.environ.setdefault("AZC_CACHE_DIR", str(_CACHE / "kernels"))
 import pytest  # noqa: E402
 
 
+def pytest_sessionstart(session):
+    """Before the test workers start (xdist starts them after this hook): compile the search
+    kernels into the session's numba cache once, with a short demo search.  On a cold cache
+    (CI) that is about a minute on both cores (azc's two-process cold compile); without it
+    each worker compiled the same generation loop itself at the same time.  A warm cache
+    loads in seconds.  A failure here is only reported: the tests that need the kernels fail
+    on their own, with their own messages."""
+    if hasattr(session.config, "workerinput"):       # an xdist worker: the controller did it
+        return
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="azc-warm-") as tmp:
+        env = dict(os.environ, PYTHONPATH=str(_ROOT))
+        done = subprocess.run([sys.executable, "-m", "azcompile.search.cli", "search", "demo",
+                               "--max-individuals", "2000", "--plain", "--out", tmp + "/run"],
+                              env=env, capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        print(f"conftest: warming the kernel cache failed ({done.returncode}):\n"
+              f"{done.stderr[-2000:]}", file=sys.stderr)
+
+
 def pytest_addoption(parser):
     parser.addoption("--fuzz-programs", type=int, default=300,
                      help="programs per differential fuzz test (CI: 300; a slow pass: 5000)")
