@@ -109,6 +109,7 @@ def test_an_interrupt_stops_with_a_checkpoint_and_resume_finishes_the_run(tmp_pa
 
     from azcompile.search.api import session
 
+    before = signal.getsignal(signal.SIGINT)   # default_int_handler; SIG_IGN under `cmd &`
     original = session.LineProgress.event
     session.LineProgress.event = lambda self, record: (original(self, record),
                                                        interrupt_once(record))
@@ -119,7 +120,7 @@ def test_an_interrupt_stops_with_a_checkpoint_and_resume_finishes_the_run(tmp_pa
     assert stopped.interrupted and stopped.program is None
     err = capsys.readouterr().err
     assert "interrupt: saving a checkpoint" in err and "resume=True" in err
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before      # the caller's handler is back
     done = run_search(out=out, resume=True, progress=False)
     assert not done.interrupted and done.program is not None
     assert done.individuals == 30_000
