@@ -148,12 +148,17 @@ def per_call_us(fn, target_s):
     return best * 1e6
 
 
+# The child reads numba's cache where the parent wrote it: a process that imported the search
+# engine keeps its numba functions in a folder fingerprinted by both packages (jit_cache.
+# guard_numba_cache), which azcompile alone would not look in.
 LOAD_CHILD = """
 import json, sys, time
 t0 = time.perf_counter()
 from azcompile.jit_cache import KernelCache
 from azcompile.liveness import canonical
 from azcompile.program import loads
+from numba.core import config
+config.CACHE_DIR = sys.argv[2]
 imported = time.perf_counter() - t0
 out = []
 for path, cache_dir in json.loads(sys.argv[1]):
@@ -231,7 +236,8 @@ def _load_in_new_process(kernels) -> dict:
     """A cache hit in a new process (source + numba cache on disk)."""
     root = str(Path(__file__).resolve().parents[1])  # azcompile importable, installed or not
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-c", LOAD_CHILD, json.dumps(kernels)],
+    from numba.core import config
+    out = subprocess.run([sys.executable, "-c", LOAD_CHILD, json.dumps(kernels), config.CACHE_DIR],
                          capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
