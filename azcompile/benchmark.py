@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 from numba import njit
+from numba.core import config as numba_config
 
 from . import numba_cache  # noqa: F401  (numba's cache folder before our functions)
 from . import ops, reference_programs
@@ -236,8 +237,8 @@ def _load_in_new_process(kernels) -> dict:
     """A cache hit in a new process (source + numba cache on disk)."""
     root = str(Path(__file__).resolve().parents[1])  # azcompile importable, installed or not
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    from numba.core import config
-    out = subprocess.run([sys.executable, "-c", LOAD_CHILD, json.dumps(kernels), config.CACHE_DIR],
+    out = subprocess.run([sys.executable, "-c", LOAD_CHILD, json.dumps(kernels),
+                          numba_config.CACHE_DIR],
                          capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -57,7 +57,7 @@ EVALUATE_TASKS = types.none(PROGRAM_TYPE, TASK_BATCH_TYPE, RUN_BATCH_TYPE, REGIS
 # A compiled candidate: run component ``comp`` (0 Setup, 1 Predict, 2 Learn) on the memory,
 # given as the data pointers of its five arrays (Registers' order), with the random-op seed
 # and the call number (the random streams' position).  Pointers, not the arrays: a pointer
-# call passing the Registers bundle cost ~39 ns against ~6 ns (41 machine words and the
+# call passing the Registers bundle cost ~39 ns against ~6 ns (43 machine words and the
 # arrays' reference counts, against 5 words), and a Predict or Learn is often a few ns.
 FLOAT_POINTER = types.CPointer(types.float64)
 COMPONENT = types.none(types.int64, FLOAT_POINTER, FLOAT_POINTER, FLOAT_POINTER, FLOAT_POINTER,

@@ -23,15 +23,14 @@ def pytest_sessionstart(session):
     on their own, with their own messages."""
     if hasattr(session.config, "workerinput"):       # an xdist worker: the controller did it
         return
-    import subprocess
     import sys
     import tempfile
 
+    from cli_checks import run_azc
+
     with tempfile.TemporaryDirectory(prefix="azc-warm-") as tmp:
-        env = dict(os.environ, PYTHONPATH=str(_ROOT))
-        done = subprocess.run([sys.executable, "-m", "azcompile.search.cli", "search", "demo",
-                               "--max-individuals", "2000", "--plain", "--out", tmp + "/run"],
-                              env=env, capture_output=True, text=True, timeout=900)
+        done = run_azc("search", "demo", "--max-individuals", 2000, "--plain", "--out",
+                       tmp + "/run", timeout=900)
     if done.returncode != 0:
         print(f"conftest: warming the kernel cache failed ({done.returncode}):\n"
               f"{done.stderr[-2000:]}", file=sys.stderr)
@@ -50,27 +49,22 @@ def fuzz_programs(request):
 @pytest.fixture(scope="session")
 def tiny_run_dir(tmp_path_factory):
     """A finished run directory of tests/data/tiny.toml (seed 11), made once per session."""
-    import subprocess
-    import sys
+    from cli_checks import run_azc
 
     out = tmp_path_factory.mktemp("tiny") / "run"
-    env = dict(os.environ, PYTHONPATH=str(_ROOT))
-    subprocess.run([sys.executable, "-m", "azcompile.search.cli", "search",
-                    str(_ROOT / "tests" / "data" / "tiny.toml"), "--out", str(out), "--plain",
-                    "--seed", "11"], env=env, check=True, capture_output=True, timeout=600)
+    done = run_azc("search", _ROOT / "tests" / "data" / "tiny.toml", "--out", out, "--plain",
+                   "--seed", 11, timeout=600)
+    assert done.returncode == 0, done.stderr
     return out
 
 
 @pytest.fixture(scope="session")
 def tiny_multiclass_run(tmp_path_factory):
     """(run directory, what `azc search` printed) for tests/data/tiny_multiclass.toml."""
-    import subprocess
-    import sys
+    from cli_checks import run_azc
 
     out = tmp_path_factory.mktemp("tiny_multiclass") / "run"
-    env = dict(os.environ, PYTHONPATH=str(_ROOT))
-    done = subprocess.run([sys.executable, "-m", "azcompile.search.cli", "search",
-                           str(_ROOT / "tests" / "data" / "tiny_multiclass.toml"), "--out",
-                           str(out), "--plain"], env=env, check=True, capture_output=True,
-                          text=True, timeout=900)
+    done = run_azc("search", _ROOT / "tests" / "data" / "tiny_multiclass.toml", "--out", out,
+                   "--plain", timeout=900)
+    assert done.returncode == 0, done.stderr
     return out, done.stdout

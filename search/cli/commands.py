@@ -330,7 +330,8 @@ def ops_command():
 
 
 @main.command("bench")
-@click.option("--quick", is_flag=True, help="Shorter fixed-time measurements (about 11 minutes on 2 cores).")
+@click.option("--quick", is_flag=True,
+              help="Shorter fixed-time measurements (about 11 minutes on 2 cores).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default="bench.json",
               show_default=True, help="Where to write the figures as JSON.")
 @click.option("--only", type=click.Choice(["cold_start", "scaling", "coordinator"]), multiple=True,
