@@ -26,7 +26,7 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
-from . import codegen
+from . import codegen, prebuilt_cache
 from .cache_dir import (CacheError, private_dir, scratch_dir, serve_sources, trust_numba_folder,
                         unwritable_message, warn_once)
 from .kernel_pointer import COMPONENT, KernelPointer
@@ -311,6 +311,8 @@ def guard_numba_cache(*packages: Path) -> None:
         os.utime(target)
     except (CacheError, OSError):
         return
+    # The generation loop compiled at install (prebuilt_cache), into a fresh folder.
+    prebuilt_cache.seed(target, fingerprint, lambda folder: private_dir(folder, top, setting))
     _prune_fingerprint_folders(root, keep=fingerprint)
 
 

@@ -7,7 +7,10 @@ import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from pathlib import Path
+
+from azcompile.search.run.precompile import COMPILING_NOTE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,8 +70,16 @@ def test_wheel_installs_searches_and_exports(tmp_path):
     assert all(str(env_dir) in path and str(ROOT) not in path for path in found[:2])
     assert found[2] == "None"   # search/ is installed as azcompile.search, not as "search"
     azc = env_dir / "bin" / "azc"
-    run([azc, "search", "demo", "--out", work / "run", "--plain", "--max-individuals", "3000",
-         "--seed", "1"], cwd=work, env=env)
+    # The generation loop was compiled when the wheel was built (setup.py): a search with
+    # empty caches loads it instead of compiling.
+    manifest = json.loads(zipfile.ZipFile(wheel).read("azcompile/_prebuilt/manifest.json"))
+    assert manifest["fingerprints"] and manifest["python"] == sys.implementation.cache_tag
+    env = dict(env, AZC_CACHE_DIR=str(tmp_path / "empty-cache"))
+    env.pop("NUMBA_CACHE_DIR", None)
+    env.pop("AZC_NUMBA_CACHE_ROOT", None)
+    searched = run([azc, "search", "demo", "--out", work / "run", "--plain", "--max-individuals",
+                    "3000", "--seed", "1"], cwd=work, env=env)
+    assert COMPILING_NOTE not in searched.stdout + searched.stderr
     assert json.loads((work / "run" / "best_program.json").read_text())["format"] == \
         "azcompile.program"
     run([azc, "export", work / "run", "-o", work / "algo.py"], cwd=work, env=env)
