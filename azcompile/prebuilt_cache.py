@@ -126,18 +126,23 @@ def _copy_atomic(src: Path, dst: Path) -> None:
 def seed(target: Path, fingerprint: str, make_dir, prebuilt: Path = PREBUILT_DIR,
          package_root: Path | None = None) -> int:
     """Copy the shipped files for ``fingerprint`` into numba's folder ``target``, once per
-    folder; ``make_dir(path)`` creates a folder under the cache's trust rules.  Returns the
+    folder and install location; ``make_dir(path)`` creates a folder under the cache's trust rules.  Returns the
     number of files copied."""
     try:
-        if (target / _SEEDED_MARKER).exists() or not (prebuilt / fingerprint).is_dir():
+        if not (prebuilt / fingerprint).is_dir():
+            return 0
+        if package_root is None:
+            import azcompile                        # the folder as Python imported it
+            package_root = Path(os.path.dirname(os.path.abspath(azcompile.__file__))).parent
+        # One marker per install location: two environments with the same sources share the
+        # folder, under different subfolder names.
+        marker = target / (_SEEDED_MARKER + "-" + numba_subfolder(str(package_root))[-16:])
+        if marker.exists():
             return 0
         manifest = _manifest(prebuilt)
         folders = manifest and manifest["fingerprints"].get(fingerprint)
         if not folders:
             return 0
-        if package_root is None:
-            import azcompile                        # the folder as Python imported it
-            package_root = Path(os.path.dirname(os.path.abspath(azcompile.__file__))).parent
         copied = 0
         for relative, files in folders.items():
             source = prebuilt / fingerprint / relative
@@ -149,7 +154,7 @@ def seed(target: Path, fingerprint: str, make_dir, prebuilt: Path = PREBUILT_DIR
                 for name in [*data, index + ".nbi"]:
                     _copy_atomic(source / name, out / name)
                     copied += 1
-        (target / _SEEDED_MARKER).write_text(f"{copied}\n")
+        marker.write_text(f"{copied}\n")
         return copied
     except Exception:
         return 0

@@ -64,8 +64,14 @@ def test_collect_then_seed_into_another_location(tmp_path):
     folder = target / numba_subfolder(str(installed / "azcompile/search/engine"))
     assert (folder / f"{BASE}.nbi").read_bytes() == b"index"
     assert (folder / f"{BASE}.1.nbc").read_bytes() == b"data"
-    assert sorted(p.name for p in target.iterdir()) == [".prebuilt-seeded", folder.name]
+    names = sorted(p.name for p in target.iterdir())
+    assert names[1:] == [folder.name] and names[0].startswith(".prebuilt-seeded-")
     assert seed(target, FP, _make_dir, shipped, installed) == 0      # once per folder
+    # Another environment with the same sources shares the folder: it is seeded too.
+    second = _package(tmp_path / "venv2")
+    assert seed(target, FP, _make_dir, shipped, second) == 2
+    assert (target / numba_subfolder(str(second / "azcompile/search/engine")) /
+            f"{BASE}.nbi").read_bytes() == b"index"
 
 
 def test_an_index_numba_wrote_is_never_replaced(tmp_path):
