@@ -312,7 +312,8 @@ def guard_numba_cache(*packages: Path) -> None:
     except (CacheError, OSError):
         return
     # The generation loop compiled at install (prebuilt_cache), into a fresh folder.
-    prebuilt_cache.seed(target, fingerprint, lambda folder: private_dir(folder, top, setting))
+    prebuilt_cache.seed(target, fingerprint, lambda folder: private_dir(folder, top, setting),
+                        atomic_write_bytes)
     _prune_fingerprint_folders(root, keep=fingerprint)
 
 

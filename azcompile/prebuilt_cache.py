@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 PREBUILT_DIR = Path(__file__).parent / "_prebuilt"
@@ -45,6 +44,13 @@ def _package_dirs(package_root: Path) -> dict[str, str]:
     for folder, _, _ in os.walk(package_root / "azcompile"):
         found[numba_subfolder(folder)] = os.path.relpath(folder, package_root)
     return found
+
+
+def installed_package_root() -> Path:
+    """The folder holding the ``azcompile`` package, as Python imported it (unresolved:
+    numba names cache folders by the path a module was imported from)."""
+    import azcompile
+    return Path(os.path.dirname(os.path.abspath(azcompile.__file__))).parent
 
 
 def _versions() -> dict:
@@ -109,31 +115,17 @@ def _groups(files: list[str]) -> dict[str, list[str]]:
     return groups
 
 
-def _copy_atomic(src: Path, dst: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix="." + dst.name + ".", suffix=".tmp", dir=dst.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-            shutil.copyfileobj(inp, out)
-        os.replace(tmp, dst)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def seed(target: Path, fingerprint: str, make_dir, prebuilt: Path = PREBUILT_DIR,
+def seed(target: Path, fingerprint: str, make_dir, write, prebuilt: Path = PREBUILT_DIR,
          package_root: Path | None = None) -> int:
     """Copy the shipped files for ``fingerprint`` into numba's folder ``target``, once per
-    folder and install location; ``make_dir(path)`` creates a folder under the cache's trust rules.  Returns the
-    number of files copied."""
+    folder and install location.  The cache's own primitives do the writing:
+    ``make_dir(path)`` creates a folder under its trust rules, ``write(path, data)`` writes a
+    file atomically (jit_cache.atomic_write_bytes).  Returns the number of files copied."""
     try:
         if not (prebuilt / fingerprint).is_dir():
             return 0
         if package_root is None:
-            import azcompile                        # the folder as Python imported it
-            package_root = Path(os.path.dirname(os.path.abspath(azcompile.__file__))).parent
+            package_root = installed_package_root()
         # One marker per install location: two environments with the same sources share the
         # folder, under different subfolder names.
         marker = target / (_SEEDED_MARKER + "-" + numba_subfolder(str(package_root))[-16:])
@@ -152,7 +144,7 @@ def seed(target: Path, fingerprint: str, make_dir, prebuilt: Path = PREBUILT_DIR
                 if (out / (index + ".nbi")).exists():
                     continue                        # numba's own entry: never replaced
                 for name in [*data, index + ".nbi"]:
-                    _copy_atomic(source / name, out / name)
+                    write(out / name, (source / name).read_bytes())
                     copied += 1
         marker.write_text(f"{copied}\n")
         return copied

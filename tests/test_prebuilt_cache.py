@@ -7,6 +7,7 @@ from pathlib import Path
 from numba.core import caching
 
 from azcompile import prebuilt_cache
+from azcompile.jit_cache import atomic_write_bytes
 from azcompile.prebuilt_cache import collect, numba_subfolder, seed
 
 FP = "0123456789abcdef"
@@ -44,9 +45,7 @@ def test_subfolder_names_are_numbas_own():
 
 def test_a_real_functions_cache_folder_is_where_seed_writes():
     from azcompile.rng import next_u64
-    import azcompile
-    package_root = Path(os.path.dirname(os.path.abspath(azcompile.__file__))).parent
-    expected = numba_subfolder(str(package_root / "azcompile"))
+    expected = numba_subfolder(str(prebuilt_cache.installed_package_root() / "azcompile"))
     assert Path(next_u64._cache._cache_path).name == expected
 
 
@@ -60,16 +59,16 @@ def test_collect_then_seed_into_another_location(tmp_path):
         f"{BASE}.1.nbc", f"{BASE}.nbi"]}}          # the generated kernel is not shipped
     target = tmp_path / "user" / FP
     target.mkdir(parents=True)
-    assert seed(target, FP, _make_dir, shipped, installed) == 2
+    assert seed(target, FP, _make_dir, atomic_write_bytes, shipped, installed) == 2
     folder = target / numba_subfolder(str(installed / "azcompile/search/engine"))
     assert (folder / f"{BASE}.nbi").read_bytes() == b"index"
     assert (folder / f"{BASE}.1.nbc").read_bytes() == b"data"
     names = sorted(p.name for p in target.iterdir())
     assert names[1:] == [folder.name] and names[0].startswith(".prebuilt-seeded-")
-    assert seed(target, FP, _make_dir, shipped, installed) == 0      # once per folder
+    assert seed(target, FP, _make_dir, atomic_write_bytes, shipped, installed) == 0  # once
     # Another environment with the same sources shares the folder: it is seeded too.
     second = _package(tmp_path / "venv2")
-    assert seed(target, FP, _make_dir, shipped, second) == 2
+    assert seed(target, FP, _make_dir, atomic_write_bytes, shipped, second) == 2
     assert (target / numba_subfolder(str(second / "azcompile/search/engine")) /
             f"{BASE}.nbi").read_bytes() == b"index"
 
@@ -82,7 +81,7 @@ def test_an_index_numba_wrote_is_never_replaced(tmp_path):
     folder = target / numba_subfolder(str(installed / "azcompile/search/engine"))
     folder.mkdir(parents=True)
     (folder / f"{BASE}.nbi").write_bytes(b"numba's own")
-    assert seed(target, FP, _make_dir, shipped, installed) == 0
+    assert seed(target, FP, _make_dir, atomic_write_bytes, shipped, installed) == 0
     assert (folder / f"{BASE}.nbi").read_bytes() == b"numba's own"
     assert not (folder / f"{BASE}.1.nbc").exists()   # no data file an index did not write
 
@@ -93,12 +92,12 @@ def test_nothing_is_seeded_for_another_numba_or_fingerprint(tmp_path):
     collect(_numba_tree(tmp_path, built), built, shipped)
     target = tmp_path / "user" / "fedcba9876543210"
     target.mkdir(parents=True)
-    assert seed(target, target.name, _make_dir, shipped, installed) == 0
+    assert seed(target, target.name, _make_dir, atomic_write_bytes, shipped, installed) == 0
     manifest = json.loads((shipped / "manifest.json").read_text())
     (shipped / "manifest.json").write_text(json.dumps(dict(manifest, numba="0.0.1")))
     other = tmp_path / "user2" / FP
     other.mkdir(parents=True)
-    assert seed(other, FP, _make_dir, shipped, installed) == 0
+    assert seed(other, FP, _make_dir, atomic_write_bytes, shipped, installed) == 0
     assert list(other.iterdir()) == []
 
 
@@ -108,4 +107,4 @@ def test_a_broken_shipment_means_compiling_not_an_error(tmp_path):
     (shipped / "manifest.json").write_text("{not json")
     target = tmp_path / "user" / FP
     target.mkdir(parents=True)
-    assert seed(target, FP, _make_dir, shipped, tmp_path) == 0
+    assert seed(target, FP, _make_dir, atomic_write_bytes, shipped, tmp_path) == 0

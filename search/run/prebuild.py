@@ -25,9 +25,8 @@ _SEARCH = ("from azcompile.search.api import run_search; "
 def build(dest: Path) -> int:
     """Compile into a temporary cache and collect numba's files into ``dest``; returns how
     many files it stored."""
-    import azcompile
     from azcompile import prebuilt_cache
-    package_root = Path(os.path.dirname(os.path.abspath(azcompile.__file__))).parent
+    package_root = prebuilt_cache.installed_package_root()
     shutil.rmtree(dest, ignore_errors=True)     # an earlier build's files
     with tempfile.TemporaryDirectory(prefix="azc-prebuild-") as tmp:
         env = {k: v for k, v in os.environ.items()
